@@ -1,0 +1,91 @@
+"""Command line entry point: `sam2tui VIDEO` (annotate), `track`, `export`, `models`, `doctor`.
+
+Each subcommand lives in the module that owns its work; this file only parses and dispatches, and
+imports those modules lazily so that `sam2tui --help` answers without loading torch or Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sam2tui import __version__
+from sam2tui.errors import Sam2TuiError
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    help: str
+    module: str  # defines add_<name>_arguments(parser) and run_<name>(args) -> int
+    name: str
+
+    def functions(
+        self,
+    ) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+        module = importlib.import_module(self.module)
+        return getattr(module, f"add_{self.name}_arguments"), getattr(module, f"run_{self.name}")
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "annotate": Subcommand("open the terminal app on a video (the default)", "sam2tui.tui.app", "annotate"),
+    "track": Subcommand("track objects headlessly from a prompts file", "sam2tui.engine.headless", "track"),
+    "export": Subcommand(
+        "write a session's results as COCO, MOT, YOLO, DAVIS, YouTube-VIS", "sam2tui.export.cli", "export"
+    ),
+    "models": Subcommand("list or download SAM 2 checkpoints", "sam2tui.engine.checkpoints", "models"),
+    "doctor": Subcommand(
+        "check this machine and terminal, and name the fix for what fails", "sam2tui.doctor", "doctor"
+    ),
+}
+
+USAGE = """sam2tui VIDEO [options]            label a video in the terminal
+       sam2tui track VIDEO --prompts FILE [options]
+       sam2tui export SESSION --format F --out PATH
+       sam2tui models [download NAME]
+       sam2tui doctor"""
+
+
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]:
+    sub = SUBCOMMANDS[name]
+    prog = "sam2tui" if name == "annotate" else f"sam2tui {name}"
+    parser = argparse.ArgumentParser(prog=prog, description=sub.help)
+    add_arguments, run = sub.functions()
+    add_arguments(parser)
+    return parser, run
+
+
+def print_overview() -> None:
+    print(f"sam2tui {__version__}: label videos for object tracking with SAM 2, in the terminal.\n")
+    print("usage: " + USAGE + "\n")
+    for name, sub in SUBCOMMANDS.items():
+        print(f"  {name:<9} {sub.help}")
+    print("\n`sam2tui COMMAND --help` describes each command's options.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print_overview()
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"sam2tui {__version__}")
+        return 0
+    name = args[0] if args[0] in SUBCOMMANDS else "annotate"
+    if name == args[0]:
+        args = args[1:]
+    try:
+        parser, run = build_parser(name)
+        return run(parser.parse_args(args))
+    except Sam2TuiError as error:
+        print(f"sam2tui: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("sam2tui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

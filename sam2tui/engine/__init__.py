@@ -1,0 +1,1 @@
+"""Everything that runs a model. Nothing here imports Textual."""

@@ -1,0 +1,175 @@
+"""The Tracker interface that the UI and the CLI use, and the messages of the engine worker.
+
+The real implementation is `sam2tui.engine.sam2_tracker.Sam2Tracker`; tests use a scripted double.
+A Tracker is not thread-safe: one thread (the worker's) owns it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sam2tui.session.model import Direction, FramePrompt, FrameResult
+from sam2tui.video import VideoSource
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to run and where. `name` is a registry name (see checkpoints.py)."""
+
+    name: str = "sam2.1-tiny"
+    checkpoint: Path | None = None  # a local file overrides the registry's cached download
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    image_size: int = 1024  # the model's input size, a multiple of 32
+
+
+class CancelToken:
+    """Set from any thread; checked by the tracker between frames."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+class Tracker(Protocol):
+    """A video object tracker holding the prompts of one video.
+
+    Every method that produces masks returns `FrameResult`s (RLE at video resolution, object score,
+    box, area) for every object that has a prompt anywhere, on the frame concerned.
+    """
+
+    @property
+    def model_name(self) -> str: ...
+
+    def start(self, video: VideoSource) -> None:
+        """Forget all state and get ready to track `video`."""
+
+    def set_prompt(self, prompt: FramePrompt) -> list[FrameResult]:
+        """Replace what `prompt.obj_id` has on `prompt.frame` by `prompt`; return that frame's results."""
+
+    def clear_prompt(self, frame: int, obj_id: int) -> list[FrameResult]:
+        """Remove the object's prompts on that frame; return that frame's results (may be empty)."""
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object everywhere."""
+
+    def propagate(
+        self,
+        start: int,
+        direction: Direction,
+        max_frames: int | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[list[FrameResult]]:
+        """Track from `start` (inclusive) in `direction`, at most `max_frames` frames each way.
+
+        Yields one list per frame as soon as it is computed. Stops between frames when `cancel` is set.
+        """
+
+
+# ---- worker commands (UI/CLI -> worker) ----
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class OpenVideo:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Rebuild the tracker's state from stored prompts (on load, undo, model change)."""
+
+    prompts: tuple[FramePrompt, ...]
+
+
+@dataclass(frozen=True)
+class SetPrompt:
+    prompt: FramePrompt
+
+
+@dataclass(frozen=True)
+class ClearPrompt:
+    frame: int
+    obj_id: int
+
+
+@dataclass(frozen=True)
+class RemoveObject:
+    obj_id: int
+
+
+@dataclass(frozen=True)
+class Propagate:
+    start: int
+    direction: Direction = Direction.BOTH
+    max_frames: int | None = None
+
+
+Command = LoadModel | OpenVideo | Replay | SetPrompt | ClearPrompt | RemoveObject | Propagate
+
+
+# ---- worker events (worker -> UI/CLI); delivered on the worker's thread ----
+
+
+@dataclass(frozen=True)
+class ModelLoading:
+    message: str
+    fraction: float | None = None  # download/load progress 0..1, None when unknown
+
+
+@dataclass(frozen=True)
+class ModelReady:
+    model: str
+    device: str
+
+
+@dataclass(frozen=True)
+class FrameResults:
+    """Results of one frame, already committed to the session when `committed` is true."""
+
+    frame: int
+    results: tuple[FrameResult, ...]
+    source: str  # "prompt" | "propagate" | "replay"
+    committed: bool = True
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    frames_per_second: float
+
+
+@dataclass(frozen=True)
+class PropagationDone:
+    frames_done: int
+    cancelled: bool
+
+
+@dataclass(frozen=True)
+class EngineFailed:
+    """A command failed; everything committed before it is intact. `message` is one line."""
+
+    message: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Idle:
+    """The worker has no command left in its queue."""
+
+
+Event = ModelLoading | ModelReady | FrameResults | Progress | PropagationDone | EngineFailed | Idle

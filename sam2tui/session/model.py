@@ -1,0 +1,164 @@
+"""The annotation state as plain, immutable values: objects, prompts and per-frame results.
+
+Coordinates are pixels of the original video (x right, y down); frames are 0-based.
+Masks travel as COCO compressed RLE dicts: {"size": [height, width], "counts": "<str>"}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+Rle = dict[str, Any]
+"""COCO compressed RLE: {"size": [h, w], "counts": str}. See sam2tui.masks."""
+
+Color = tuple[int, int, int]
+Box = tuple[int, int, int, int]
+"""A mask's tight box: x, y, width, height in pixels (COCO convention)."""
+
+BoxCorners = tuple[float, float, float, float]
+"""A box prompt: x0, y0, x1, y1 in pixels (what SAM 2 takes)."""
+
+POSITIVE = 1
+NEGATIVE = 0
+
+# Distinct, colour-blind-friendly colours (Okabe-Ito, then Tableau) for object ids 1, 2, ...
+PALETTE: tuple[Color, ...] = (
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (240, 228, 66),
+    (0, 114, 178),
+    (213, 94, 0),
+    (204, 121, 167),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (188, 189, 34),
+    (23, 190, 207),
+)
+
+
+def default_color(obj_id: int) -> Color:
+    """The palette colour of an object id (1-based ids cycle through the palette)."""
+    return PALETTE[(obj_id - 1) % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class TrackedObject:
+    """One object to track. `obj_id` is stable for the session's life (1, 2, ...)."""
+
+    obj_id: int
+    name: str
+    class_name: str = "object"
+    color: Color = (230, 159, 0)
+
+
+class Direction(str, Enum):
+    """Which way propagation runs from its start frame."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    BOTH = "both"
+
+
+class PromptKind(str, Enum):
+    POINT = "point"
+    BOX = "box"
+    MASK = "mask"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One user action on one frame for one object: a point with a label, a box, or a mask."""
+
+    frame: int
+    obj_id: int
+    kind: PromptKind
+    point: tuple[float, float] | None = None
+    label: int | None = None  # POSITIVE or NEGATIVE, with kind POINT
+    box: BoxCorners | None = None
+    mask: Rle | None = None
+
+    @classmethod
+    def click(cls, frame: int, obj_id: int, x: float, y: float, positive: bool = True) -> Prompt:
+        return cls(frame, obj_id, PromptKind.POINT, point=(x, y), label=POSITIVE if positive else NEGATIVE)
+
+    @classmethod
+    def rectangle(cls, frame: int, obj_id: int, box: BoxCorners) -> Prompt:
+        x0, y0, x1, y1 = box
+        return cls(frame, obj_id, PromptKind.BOX, box=(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+
+    @classmethod
+    def from_mask(cls, frame: int, obj_id: int, mask: Rle) -> Prompt:
+        return cls(frame, obj_id, PromptKind.MASK, mask=mask)
+
+
+@dataclass(frozen=True)
+class FramePrompt:
+    """Everything prompted for one object on one frame, as the engine applies it.
+
+    A mask, if any, is applied first (the latest mask wins); then the points and the latest box
+    refine it in one call (SAM 2 takes all of a frame's clicks together).
+    """
+
+    frame: int
+    obj_id: int
+    points: tuple[tuple[float, float], ...] = ()
+    labels: tuple[int, ...] = ()
+    box: BoxCorners | None = None
+    mask: Rle | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.points and self.box is None and self.mask is None
+
+    @classmethod
+    def collect(cls, frame: int, obj_id: int, prompts: Iterable[Prompt]) -> FramePrompt:
+        """Fold the prompts of one (frame, object), in the order they were made."""
+        points: list[tuple[float, float]] = []
+        labels: list[int] = []
+        box: BoxCorners | None = None
+        mask: Rle | None = None
+        for p in prompts:
+            if p.frame != frame or p.obj_id != obj_id:
+                continue
+            if p.kind is PromptKind.POINT and p.point is not None and p.label is not None:
+                points.append(p.point)
+                labels.append(p.label)
+            elif p.kind is PromptKind.BOX:
+                box = p.box
+            elif p.kind is PromptKind.MASK:
+                # A new mask replaces everything prompted before it on this frame.
+                mask, points, labels, box = p.mask, [], [], None
+        return cls(frame, obj_id, tuple(points), tuple(labels), box, mask)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The tracker's output for one object on one frame, at video resolution."""
+
+    frame: int
+    obj_id: int
+    rle: Rle
+    score: float  # SAM 2's object_score_logits: about +6..+8 when tracked, < 0 when lost
+    box: Box | None  # None when the mask is empty
+    area: int
+    model: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return self.area == 0
+
+
+@dataclass
+class ReviewThresholds:
+    """When a tracked frame is flagged for review (stored in the session's settings)."""
+
+    low_score: float = 2.0  # positive object score below this is doubtful
+    area_jump: float = 0.5  # relative area change to the previous frame above this is doubtful
+    min_iou: float = 0.5  # IoU with the previous frame below this is doubtful
+    max_parts: int = 3  # a mask in more connected parts than this is doubtful
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""Fixtures every test shares: a hermetic user environment and the location of the real clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def hermetic_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests away from the user's config, data and checkpoint cache (harlequin's habit)."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("SAM2TUI_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("SAM2TUI_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("SAM2TUI_STATE_DIR", str(home / "state"))
+    monkeypatch.setenv("SAM2TUI_CACHE_DIR", str(home / "cache"))
+    monkeypatch.delenv("SAM2TUI_RENDER", raising=False)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data with the real third-party clips; tests using it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
