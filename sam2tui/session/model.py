@@ -147,6 +147,10 @@ class FrameResult:
     box: Box | None  # None when the mask is empty
     area: int
     model: str = ""
+    # Connected parts of the mask (8-connectivity), counted where the mask is at hand (see
+    # masks.result_from_mask) so that review need not decode it; None = not counted. Derived from `rle`,
+    # so it takes no part in equality.
+    parts: int | None = field(default=None, compare=False)
 
     @property
     def is_empty(self) -> bool:

@@ -1,0 +1,116 @@
+"""`sam2tui export SESSION --format F --out PATH [--frames A:B] [--objects 1,2] [--every K] [--video PATH]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from sam2tui.errors import ExportError
+from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
+from sam2tui.export._selection import Progress
+from sam2tui.session.store import SessionStore
+from sam2tui.video import VideoSource
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="the session file (VIDEO.sam2tui)")
+    parser.add_argument(
+        "--format",
+        "-f",
+        action="append",
+        required=True,
+        choices=FORMATS,
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)}; repeat it to write several (then --out is a folder holding one of each)",
+    )
+    parser.add_argument("--out", "-o", required=True, help="the file (coco, ytvis) or folder to write")
+    parser.add_argument(
+        "--frames", metavar="A:B", help="only frames A to B-1 (0-based; A or B may be left out)"
+    )
+    parser.add_argument("--objects", metavar="ID,ID", help="only these object ids, e.g. 1,3")
+    parser.add_argument("--every", metavar="K", type=int, default=1, help="only every K-th frame (default 1)")
+    parser.add_argument(
+        "--video",
+        metavar="PATH",
+        help="the video, where it is not where the session says (yolo writes frames)",
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    formats = list(dict.fromkeys(args.format))
+    out = Path(args.out)
+    obj_ids = parse_objects(args.objects)
+    with ExitStack() as stack:
+        store = stack.enter_context(SessionStore.open(Path(args.session), None, create=False))
+        frames = parse_frames(args.frames, store.fingerprint.frame_count)
+        options = ExportOptions(frames=frames, obj_ids=obj_ids, every=args.every)
+        video = None
+        if any(REGISTRY[fmt].needs_video for fmt in formats):
+            video = stack.enter_context(_open_video(args.video, store))
+        for fmt in formats:
+            target = out if len(formats) == 1 else out / REGISTRY[fmt].default_name
+            written = export_session(
+                store, fmt, target, video=video, options=options, progress=_progress(fmt)
+            )
+            print(f"{fmt}: wrote {target} ({len(written)} file{'s' if len(written) != 1 else ''})")
+    return 0
+
+
+def parse_frames(text: str | None, frame_count: int) -> range | None:
+    """ "A:B" -> range(A, B); either end may be left out ("10:", ":50"). None -> None (all frames)."""
+    if text is None:
+        return None
+    start, colon, stop = text.partition(":")
+    try:
+        first = int(start) if start.strip() else 0
+        end = int(stop) if stop.strip() else frame_count
+    except ValueError:
+        first = end = -1
+    if not colon or first < 0 or end <= first:
+        raise ExportError(
+            f"--frames {text}", "expected A:B with 0 <= A < B (0-based, B excluded), e.g. 0:100"
+        )
+    return range(first, end)
+
+
+def parse_objects(text: str | None) -> frozenset[int] | None:
+    """ "1,3" -> {1, 3}. None -> None (all objects)."""
+    if text is None:
+        return None
+    try:
+        ids = frozenset(int(part) for part in text.split(","))
+    except ValueError:
+        raise ExportError(f"--objects {text}", "expected object ids separated by commas, e.g. 1,3") from None
+    return ids
+
+
+def _open_video(path: str | None, store: SessionStore) -> VideoSource:
+    """The video given, or the session's own; it must be the session's video (same frames)."""
+    if path is None and not Path(store.fingerprint.path).exists():
+        raise ExportError(
+            store.fingerprint.path, "the session's video is missing; give its new place with --video"
+        )
+    video = VideoSource.open(path or store.fingerprint.path)
+    if video.fingerprint().digest != store.fingerprint.digest:
+        video.close()
+        raise ExportError(
+            video.path,
+            f"is not the session's video: {video.fingerprint().describe()}, the session has "
+            f"{store.fingerprint.describe()}",
+        )
+    return video
+
+
+def _progress(fmt: str) -> Progress | None:
+    """Progress on stderr, where a person watches it; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 100) == 0:
+            end = "\n" if done == total else ""
+            print(f"\r{fmt}: {done}/{total} frames", end=end, file=sys.stderr, flush=True)
+
+    return show

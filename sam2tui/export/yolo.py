@@ -1,0 +1,106 @@
+"""YOLO datasets (Ultralytics layout): `images/` with the frames as JPEG, `labels/` with one text file per
+image, and `data.yaml` naming the classes.
+
+Every exported frame gets an image and a label file (empty when no object is on it: a background image).
+Lines are `class cx cy w h` (detection: one line per object) or `class x1 y1 x2 y2 ...` (segmentation),
+0-based class index, coordinates normalized by the frame's width and height, lines in object id order.
+Segmentation writes one line per connected part of an object's mask, each part's holes joined to its
+outline by zero-width cuts (see `masks.polygons`), as supervision's own YOLO writer does; vertices are
+boundary pixel centres (OpenCV's convention), so filling the polygons gives the mask back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from sam2tui import masks
+from sam2tui.errors import ExportError
+from sam2tui.export._io import replacing_folder
+from sam2tui.export._selection import FrameSource, Instance, Progress, Selection, frame_name
+
+JPEG_QUALITY = 95
+
+LabelLines = Callable[[Instance, int, int], list[str]]
+
+
+def detection_lines(instance: Instance, width: int, height: int) -> list[str]:
+    x, y, w, h = instance.box
+    cx, cy = (x + w / 2) / width, (y + h / 2) / height
+    return [f"{instance.category_id - 1} {cx:.6f} {cy:.6f} {w / width:.6f} {h / height:.6f}"]
+
+
+def segmentation_lines(instance: Instance, width: int, height: int) -> list[str]:
+    scale = np.array([width, height])
+    return [
+        f"{instance.category_id - 1} " + " ".join(f"{v:.6f}" for v in (polygon / scale).ravel().tolist())
+        for polygon in masks.polygons(masks.decode(instance.rle))
+    ]
+
+
+def data_yaml(selection: Selection) -> str:
+    # JSON strings are valid YAML scalars, so any class name is quoted correctly.
+    names = "\n".join(f"  {index}: {json.dumps(name)}" for index, name in enumerate(selection.categories))
+    return (
+        f"# {json.dumps(selection.video_name)} exported by sam2tui\n"
+        "train: images\n"
+        "val: images\n"
+        f"nc: {len(selection.categories)}\n"
+        f"names:\n{names}\n"
+    )
+
+
+def write_detection(
+    selection: Selection, out: Path, *, video: FrameSource | None, progress: Progress
+) -> list[Path]:
+    return _write(selection, out, video, progress, detection_lines, "yolo")
+
+
+def write_segmentation(
+    selection: Selection, out: Path, *, video: FrameSource | None, progress: Progress
+) -> list[Path]:
+    return _write(selection, out, video, progress, segmentation_lines, "yolo-seg")
+
+
+def _write(
+    selection: Selection,
+    out: Path,
+    video: FrameSource | None,
+    progress: Progress,
+    lines_of: LabelLines,
+    fmt: str,
+) -> list[Path]:
+    if video is None:
+        raise ExportError(out, f"{fmt} writes the frames as images and needs the video")
+    written = [out / "data.yaml"]
+    with replacing_folder(out, f"{fmt} export of {selection.video_name}") as folder:
+        (folder / "images").mkdir()
+        (folder / "labels").mkdir()
+        (folder / "data.yaml").write_text(data_yaml(selection), encoding="utf-8")
+        for done, frame in enumerate(selection.frames, 1):
+            name = frame_name(frame)
+            _write_jpeg(folder / "images" / f"{name}.jpg", video.frame(frame), selection)
+            lines = [
+                line + "\n"
+                for i in selection.at(frame)
+                for line in lines_of(i, selection.width, selection.height)
+            ]
+            (folder / "labels" / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
+            written += [out / "images" / f"{name}.jpg", out / "labels" / f"{name}.txt"]
+            progress(done, len(selection.frames))
+    return written
+
+
+def _write_jpeg(path: Path, rgb: np.ndarray, selection: Selection) -> None:
+    if rgb.shape[:2] != (selection.height, selection.width):
+        raise ExportError(
+            selection.video.path,
+            f"frames are {rgb.shape[1]}x{rgb.shape[0]}, the session's video {selection.width}x{selection.height}",
+        )
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        raise OSError(f"OpenCV could not write {path}")

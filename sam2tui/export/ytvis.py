@@ -1,0 +1,73 @@
+"""YouTube-VIS JSON: one video, one annotation per object, per-frame lists aligned with the video's frames.
+
+`videos[0].file_names` lists the exported frames ("<video>/00123.jpg", frame index); each annotation has
+`segmentations` (compressed RLE with `str` counts, None where the object is absent), `bboxes`
+([x, y, w, h] or None), `areas` (or None), `category_id`, `iscrowd` 0, and `id` = the object id.
+Objects with no mask on any exported frame get no annotation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sam2tui import __version__
+from sam2tui.export._io import replacing_file
+from sam2tui.export._selection import FrameSource, Instance, Progress, Selection
+from sam2tui.export.coco import categories
+
+VIDEO_ID = 1
+
+
+def write(selection: Selection, out: Path, *, video: FrameSource | None, progress: Progress) -> list[Path]:
+    with replacing_file(out) as handle:
+        json.dump(document(selection, progress), handle, separators=(",", ":"))
+    return [out]
+
+
+def document(selection: Selection, progress: Progress) -> dict[str, Any]:
+    """The YouTube-VIS dict of a selection."""
+    count = len(selection.frames)
+    stem = Path(selection.video_name).stem
+    tracks: dict[int, dict[str, Any]] = {}
+    for index, frame in enumerate(selection.frames):
+        for instance in selection.at(frame):
+            track = tracks.get(instance.obj_id)
+            if track is None:
+                track = tracks[instance.obj_id] = _empty_track(instance, selection, count)
+            track["segmentations"][index] = instance.rle
+            track["bboxes"][index] = list(instance.box)
+            track["areas"][index] = instance.area
+        progress(index + 1, count)
+    return {
+        "info": {"description": f"{selection.video_name}, exported by sam2tui {__version__}"},
+        "licenses": [],
+        "videos": [
+            {
+                "id": VIDEO_ID,
+                "name": stem,
+                "width": selection.width,
+                "height": selection.height,
+                "length": count,
+                "fps": selection.video.fps,
+                "file_names": [f"{stem}/{frame:05d}.jpg" for frame in selection.frames],
+            }
+        ],
+        "annotations": [tracks[obj_id] for obj_id in sorted(tracks)],
+        "categories": categories(selection),
+    }
+
+
+def _empty_track(instance: Instance, selection: Selection, count: int) -> dict[str, Any]:
+    return {
+        "id": instance.obj_id,
+        "video_id": VIDEO_ID,
+        "category_id": instance.category_id,
+        "iscrowd": 0,
+        "width": selection.width,
+        "height": selection.height,
+        "segmentations": [None] * count,
+        "bboxes": [None] * count,
+        "areas": [None] * count,
+    }

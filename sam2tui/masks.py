@@ -1,0 +1,175 @@
+"""Binary masks as COCO compressed RLE, and what is derived from them: area, box, polygons, IoU.
+
+RLEs are the dicts pycocotools reads and writes, with `counts` as `str` so they go into JSON and
+SQLite as they are: `{"size": [height, width], "counts": "<str>"}`. Masks are `bool` arrays HxW.
+
+Polygons follow OpenCV's convention (what `cv2.fillPoly` and the YOLO-seg tools read back): the
+vertices are the centres of the boundary pixels, so filling the polygons reproduces the mask (see
+`polygons` for the one exception, around holes).
+
+>>> mask = np.zeros((4, 6), bool); mask[1:3, 2:5] = True
+>>> rle = encode(mask)
+>>> rle["size"], area(rle), box(rle)
+([4, 6], 6, (2, 1, 3, 2))
+>>> bool((decode(rle) == mask).all())
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as coco_mask
+
+from sam2tui.session.model import Box, FrameResult, Rle
+
+Polygon = npt.NDArray[np.float64]
+"""Nx2 array of (x, y) vertices in pixels."""
+
+SLIVER = 0.25
+"""Width in pixels of the polygon that stands for a part one pixel thin (see `polygons`)."""
+
+
+def encode(mask: np.ndarray) -> Rle:
+    """A HxW bool/uint8 mask as a COCO compressed RLE with `str` counts."""
+    if mask.ndim != 2:
+        raise ValueError(f"a mask must be HxW, got shape {mask.shape}")
+    # pycocotools reads column-major 0/1 uint8; anything else is silently misread (255 counts as a run change).
+    rle = coco_mask.encode(np.asfortranarray(mask != 0, dtype=np.uint8))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def decode(rle: Rle) -> npt.NDArray[np.bool_]:
+    """The bool HxW mask of an RLE (C-contiguous)."""
+    return np.ascontiguousarray(coco_mask.decode(_coco(rle)), dtype=bool)
+
+
+def area(rle_or_mask: Rle | np.ndarray) -> int:
+    """The number of pixels in the mask."""
+    if isinstance(rle_or_mask, np.ndarray):
+        return int(np.count_nonzero(rle_or_mask))
+    return int(coco_mask.area(_coco(rle_or_mask)))
+
+
+def box(rle_or_mask: Rle | np.ndarray) -> Box | None:
+    """The tight box (x, y, w, h) in pixels around the mask; None when the mask is empty."""
+    if isinstance(rle_or_mask, np.ndarray):
+        rows = np.flatnonzero(rle_or_mask.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(rle_or_mask.any(axis=0))
+        return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+    rle = _coco(rle_or_mask)
+    if coco_mask.area(rle) == 0:
+        return None
+    x, y, w, h = coco_mask.toBbox(rle)
+    return (int(x), int(y), int(w), int(h))
+
+
+def iou(a: Rle | np.ndarray, b: Rle | np.ndarray) -> float:
+    """Intersection over union of two masks of the same size; 1.0 when both are empty."""
+    ra, rb = _coco(a), _coco(b)
+    if list(ra["size"]) != list(rb["size"]):
+        raise ValueError(f"masks of different sizes: {list(ra['size'])} and {list(rb['size'])}")
+    if coco_mask.area(ra) == 0 and coco_mask.area(rb) == 0:
+        return 1.0
+    return float(coco_mask.iou([ra], [rb], [0])[0][0])
+
+
+def count_parts(mask: np.ndarray) -> int:
+    """The number of connected parts of the mask (8-connectivity)."""
+    labels, _ = cv2.connectedComponents(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8)
+    return int(labels) - 1
+
+
+def result_from_mask(frame: int, obj_id: int, mask: np.ndarray, score: float, model: str = "") -> FrameResult:
+    """A FrameResult for a bool mask at video resolution, with its box, area and number of parts.
+
+    Parts are counted here, inside the box, while the mask is at hand: review needs them and would
+    otherwise decode every stored mask again.
+    """
+    tight = box(mask)
+    parts = count_parts(mask[tight[1] : tight[1] + tight[3], tight[0] : tight[0] + tight[2]]) if tight else 0
+    return FrameResult(frame, obj_id, encode(mask), float(score), tight, area(mask), model, parts)
+
+
+def polygons(mask: np.ndarray, *, min_points: int = 3) -> list[Polygon]:
+    """One polygon per connected part of the mask, with the part's holes cut into it.
+
+    Filling the polygons (`cv2.fillPoly` of the vertices, rounded or truncated) covers every pixel of the
+    mask, and nothing more unless the mask has holes (a hole's cut is drawn as a line, and a cut that
+    crosses a bay or another hole adds the pixels along it). The rules:
+    - every part (8-connected, as OpenCV traces it) yields one polygon; parts inside holes are parts;
+    - a hole is joined to its part's outline by a zero-width cut (there and back along the same
+      segment, between nearby vertices), so one polygon carries its holes under the even-odd and
+      non-zero fill rules alike;
+    - a part whose outline is not a polygon (one pixel, or a straight line one pixel wide) becomes a
+      sliver a quarter pixel wide along its pixel centres instead of being dropped: it has an area,
+      and its vertices round or truncate back to those pixels;
+    - every polygon has at least `min_points` vertices (edge midpoints are added where needed).
+    """
+    contours, hierarchy = cv2.findContours(
+        np.ascontiguousarray(mask, dtype=np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE
+    )
+    if hierarchy is None:
+        return []
+    links = hierarchy[0]  # per contour: next, previous, first child, parent
+    result: list[Polygon] = []
+    for index, contour in enumerate(contours):
+        if links[index][3] != -1:
+            continue  # a hole; joined to its outer contour below
+        outline = _vertices(contour)
+        if len(outline) < 3:
+            outline = _sliver(outline)
+        child = links[index][2]
+        while child != -1:
+            outline = _splice(outline, _vertices(contours[child]))
+            child = links[child][0]
+        result.append(_densify(outline, min_points))
+    return result
+
+
+def _coco(rle_or_mask: Rle | np.ndarray) -> dict[str, Any]:
+    """What pycocotools takes: a mask is encoded; `str` counts are accepted as they are."""
+    if isinstance(rle_or_mask, np.ndarray):
+        return encode(rle_or_mask)
+    return {"size": list(rle_or_mask["size"]), "counts": rle_or_mask["counts"]}
+
+
+def _vertices(contour: np.ndarray) -> Polygon:
+    return contour.reshape(-1, 2).astype(np.float64)
+
+
+def _sliver(centres: Polygon) -> Polygon:
+    """A quarter-pixel-wide parallelogram along a straight run of pixel centres (or around one centre).
+
+    The offset goes right or down only, so rounding and truncation both map it back to the centres.
+    """
+    first, last = centres[0], centres[-1]
+    if (first == last).all():
+        return first + np.array([[0.0, 0.0], [SLIVER, 0.0], [SLIVER, SLIVER], [0.0, SLIVER]])
+    offset = np.array([0.0, SLIVER]) if first[1] == last[1] else np.array([SLIVER, 0.0])
+    return np.stack([first, last, last + offset, first + offset])
+
+
+def _densify(polygon: Polygon, min_points: int) -> Polygon:
+    """The same polygon with edge midpoints inserted until it has at least `min_points` vertices."""
+    while len(polygon) < min_points:
+        midpoints = (polygon + np.roll(polygon, -1, axis=0)) / 2
+        polygon = np.stack([polygon, midpoints], axis=1).reshape(-1, 2)
+    return polygon
+
+
+def _splice(polygon: Polygon, other: Polygon) -> Polygon:
+    """`polygon` with `other` (a hole) inserted through a zero-width cut between two close vertices.
+
+    The cut starts at the vertex of `polygon` nearest to `other`'s first vertex and ends at the vertex
+    of `other` nearest to that one: linear time, and short enough in practice.
+    """
+    i = int(np.argmin(((polygon - other[0]) ** 2).sum(axis=1)))
+    j = int(np.argmin(((other - polygon[i]) ** 2).sum(axis=1)))
+    loop = np.concatenate([other[j:], other[: j + 1]])
+    return np.concatenate([polygon[: i + 1], loop, polygon[i:]])

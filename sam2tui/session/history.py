@@ -1,0 +1,159 @@
+"""Undo and redo of prompt and object edits, kept in the session file so they survive a restart.
+
+Every edit is applied to the store and recorded in one transaction. Results are derived data (the
+caller re-propagates after undo/redo), except that an object's removal keeps its results in the edit,
+so that undoing it brings the masks back at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from sam2tui.session import schema
+from sam2tui.session.model import FrameResult, Prompt, TrackedObject
+from sam2tui.session.store import SessionStore
+
+
+class EditKind(str, Enum):
+    ADD_PROMPT = "add_prompt"
+    CLEAR_PROMPTS = "clear_prompts"
+    ADD_OBJECT = "add_object"
+    REMOVE_OBJECT = "remove_object"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One undoable change. `prompts`: the prompt added, the prompts cleared, or a removed object's;
+    `obj` and `results`: the object as it was removed (or added), with its results."""
+
+    kind: EditKind
+    frame: int | None
+    obj_id: int
+    prompts: tuple[Prompt, ...] = ()
+    obj: TrackedObject | None = None
+    results: tuple[FrameResult, ...] = ()
+
+    def to_json(self) -> str:
+        value: dict[str, Any] = {
+            "kind": self.kind.value,
+            "frame": self.frame,
+            "obj_id": self.obj_id,
+            "prompts": [schema.prompt_to_json(p) for p in self.prompts],
+            "obj": None if self.obj is None else schema.object_to_json(self.obj),
+            "results": [schema.result_to_json(r) for r in self.results],
+        }
+        return schema.dumps(value)
+
+    @classmethod
+    def from_json(cls, text: str) -> Edit:
+        value = json.loads(text)
+        return cls(
+            EditKind(value["kind"]),
+            None if value["frame"] is None else int(value["frame"]),
+            int(value["obj_id"]),
+            tuple(schema.prompt_from_json(p) for p in value["prompts"]),
+            None if value["obj"] is None else schema.object_from_json(value["obj"]),
+            tuple(schema.result_from_json(r) for r in value["results"]),
+        )
+
+
+class History:
+    """Edits of a session that can be undone and redone; use it instead of the store's own edit methods."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+
+    @property
+    def can_undo(self) -> bool:
+        return self._store.history_counts()[0] > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._store.history_counts()[1] > 0
+
+    def add_prompt(self, prompt: Prompt) -> Edit:
+        return self._record(Edit(EditKind.ADD_PROMPT, prompt.frame, prompt.obj_id, (prompt,)))
+
+    def clear_prompts(self, frame: int, obj_id: int) -> Edit:
+        """Clear an object's prompts on a frame; clearing nothing is not recorded."""
+        with self._store.transaction():
+            if not self._store.prompts(frame, obj_id):
+                return Edit(EditKind.CLEAR_PROMPTS, frame, obj_id)
+            return self._record(Edit(EditKind.CLEAR_PROMPTS, frame, obj_id))
+
+    def add_object(self, name: str | None = None, class_name: str = "object") -> tuple[TrackedObject, Edit]:
+        with self._store.transaction():
+            obj = self._store.add_object(name, class_name)
+            edit = Edit(EditKind.ADD_OBJECT, None, obj.obj_id, obj=obj)
+            self._store.history_push(edit.to_json())
+        return obj, edit
+
+    def remove_object(self, obj_id: int) -> Edit:
+        """Remove an object with its prompts and results (all three come back on undo)."""
+        return self._record(Edit(EditKind.REMOVE_OBJECT, None, obj_id))
+
+    def undo(self) -> Edit | None:
+        """Revert the newest edit; returns it (None when there is nothing to undo)."""
+        return self._step(undo=True)
+
+    def redo(self) -> Edit | None:
+        """Apply the newest undone edit again; returns it (None when there is nothing to redo)."""
+        return self._step(undo=False)
+
+    def _record(self, edit: Edit) -> Edit:
+        with self._store.transaction():
+            done = self._apply(edit, forward=True)
+            self._store.history_push(done.to_json())
+        return done
+
+    def _step(self, *, undo: bool) -> Edit | None:
+        with self._store.transaction():
+            step = self._store.history_step(undo=undo)
+            if step is None:
+                return None
+            record_id, record = step
+            edit = Edit.from_json(record)
+            done = self._apply(edit, forward=not undo)
+            if done != edit:
+                self._store.history_rewrite(record_id, done.to_json())
+        return done
+
+    def _apply(self, edit: Edit, *, forward: bool) -> Edit:
+        """Apply `edit` (or its inverse); returns it with what it removed, for the way back."""
+        store = self._store
+        if edit.kind is EditKind.ADD_PROMPT:
+            if forward:
+                store.add_prompts(edit.prompts)
+            else:
+                for prompt in reversed(edit.prompts):
+                    store.remove_prompt(prompt)
+            return edit
+        if edit.kind is EditKind.CLEAR_PROMPTS:
+            assert edit.frame is not None
+            if forward:
+                return replace(edit, prompts=tuple(store.clear_prompts(edit.frame, edit.obj_id)))
+            store.add_prompts(edit.prompts)
+            return edit
+        if forward == (edit.kind is EditKind.REMOVE_OBJECT):
+            return self._take_object(edit)
+        assert edit.obj is not None
+        store.restore_object(edit.obj, edit.prompts, edit.results)
+        return edit
+
+    def _take_object(self, edit: Edit) -> Edit:
+        """Remove the edit's object, keeping it, its prompts and its results in the edit."""
+        store = self._store
+        obj = next((o for o in store.objects() if o.obj_id == edit.obj_id), None)
+        if obj is None:
+            raise ValueError(f"no object {edit.obj_id}")
+        taken = replace(
+            edit,
+            obj=obj,
+            prompts=tuple(store.prompts(obj_id=edit.obj_id)),
+            results=tuple(store.results(obj_id=edit.obj_id)),
+        )
+        store.remove_object(edit.obj_id)
+        return taken

@@ -1,0 +1,527 @@
+"""The session file: one SQLite database per video holding objects, prompts, results, history and settings.
+
+One `SessionStore` is shared by the UI thread and the engine worker thread: every operation runs under
+one re-entrant lock on one connection, and every write is one transaction (WAL, synchronous=NORMAL:
+a commit costs no fsync, and a crash loses at most the last commits, never the file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import platformdirs
+
+from sam2tui import __version__
+from sam2tui.errors import SessionError
+from sam2tui.session import schema
+from sam2tui.session.lock import SessionLock
+from sam2tui.session.model import (
+    Color,
+    FramePrompt,
+    FrameResult,
+    Prompt,
+    TrackedObject,
+    default_color,
+)
+from sam2tui.video import VideoFingerprint
+
+SCHEMA_VERSION = schema.SCHEMA_VERSION
+SESSION_SUFFIX = ".sam2tui"
+HISTORY_LIMIT = 1000
+"""Edits kept for undo; older ones are dropped."""
+
+# Results of an object removed meanwhile (the worker may still be tracking it) are dropped, not refused.
+_PUT_RESULT = (
+    f"INSERT OR REPLACE INTO results ({schema.RESULT_COLUMNS}) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?)"
+)
+
+
+def user_data_dir() -> Path:
+    """Where sessions of unwritable video folders go; $SAM2TUI_DATA_DIR overrides the platform's place."""
+    override = os.environ.get("SAM2TUI_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir("sam2tui"))
+
+
+def default_session_path(video_path: Path, fingerprint: VideoFingerprint) -> Path:
+    """`<video>.sam2tui` beside the video (or frame folder) when that folder is writable, else one in the
+    user data folder named by the video's digest. An existing session in either place wins."""
+    video = Path(os.path.abspath(video_path))
+    beside = video.with_name(video.name + SESSION_SUFFIX)
+    fallback = user_data_dir() / "sessions" / f"{fingerprint.digest[:16]}{SESSION_SUFFIX}"
+    if beside.exists() or (not fallback.exists() and os.access(video.parent, os.W_OK)):
+        return beside
+    fallback.parent.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+class SessionStore:
+    """An open session file, locked against other processes until `close()`."""
+
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, lock: SessionLock, fingerprint: VideoFingerprint
+    ) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self._conn = conn
+        self._file_lock = lock
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of transaction()
+
+    # --- opening and closing ----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: Path, fingerprint: VideoFingerprint | None = None, *, create: bool = True
+    ) -> SessionStore:
+        """Open (or create, with `fingerprint`) the session at `path`.
+
+        `fingerprint` None opens an existing session without checking its video. Raises SessionError for
+        a file that is not a complete sam2tui session, is newer than this version, or belongs to another
+        video; SessionInUseError while another process has it open. A refused file is left untouched.
+        """
+        path = Path(path)
+        if path.is_dir():
+            raise SessionError(path, "is a folder, not a session file")
+        if not path.exists():
+            if not create:
+                raise SessionError(path, "no such session file")
+            if fingerprint is None:
+                raise SessionError(path, "no such session file (a new session needs its video)")
+            if not path.parent.is_dir():
+                raise SessionError(path, f"folder {path.parent} does not exist")
+        lock = SessionLock.acquire(path)
+        try:
+            if not path.exists() and fingerprint is not None:  # still missing now that we hold the lock
+                _create(path, fingerprint)
+            schema.check_header(path)
+            conn = _connect(path)
+            try:
+                stored = _prepare(conn, path)
+                fingerprint = _match_video(conn, path, stored, fingerprint)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, conn, lock, fingerprint)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file_lock.held:
+                return
+            try:
+                self._conn.close()
+            finally:
+                self._file_lock.release()
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- transactions ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Make the writes inside one transaction (nested calls join the outermost one)."""
+        with self._lock, self._errors():
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors():
+            yield self._conn
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A failing file (disk full, damaged page) becomes a SessionError; misuse stays as it is."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as error:
+            raise SessionError(self.path, f"session file error: {error}") from error
+
+    # --- objects -----------------------------------------------------------------------------------
+
+    def objects(self) -> list[TrackedObject]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT id, name, class_name, color FROM objects ORDER BY id").fetchall()
+        return [TrackedObject(i, name, cls, schema.color_from_text(color)) for i, name, cls, color in rows]
+
+    def add_object(
+        self,
+        name: str | None = None,
+        class_name: str = "object",
+        color: Color | None = None,
+        obj_id: int | None = None,
+    ) -> TrackedObject:
+        """A new object with the next free id (or `obj_id`), named "object <id>" unless `name` is given."""
+        with self.transaction() as conn:
+            if obj_id is None:
+                obj_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM objects").fetchone()[0]
+            elif obj_id < 1:
+                raise ValueError(f"object ids start at 1, got {obj_id}")
+            obj = TrackedObject(
+                obj_id,
+                f"object {obj_id}" if name is None else name,
+                class_name,
+                default_color(obj_id) if color is None else color,
+            )
+            self._insert_object(conn, obj)
+        return obj
+
+    def update_object(self, obj: TrackedObject) -> None:
+        """Change an object's name, class or colour."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE objects SET name = ?, class_name = ?, color = ? WHERE id = ?",
+                (obj.name, obj.class_name, schema.color_text(obj.color), obj.obj_id),
+            )
+            if cursor.rowcount == 0:
+                raise ValueError(f"no object {obj.obj_id}")
+
+    def remove_object(self, obj_id: int) -> None:
+        """Remove an object with its prompts and results."""
+        with self.transaction() as conn:
+            if conn.execute("DELETE FROM objects WHERE id = ?", (obj_id,)).rowcount == 0:
+                raise ValueError(f"no object {obj_id}")
+
+    def restore_object(
+        self, obj: TrackedObject, prompts: Sequence[Prompt] = (), results: Sequence[FrameResult] = ()
+    ) -> None:
+        """Put back a removed object with its prompts (after any others, in their order) and results."""
+        with self.transaction() as conn:
+            self._insert_object(conn, obj)
+            self.add_prompts(prompts)
+            self.put_results(results)
+
+    @staticmethod
+    def _insert_object(conn: sqlite3.Connection, obj: TrackedObject) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO objects (id, name, class_name, color) VALUES (?, ?, ?, ?)",
+                (obj.obj_id, obj.name, obj.class_name, schema.color_text(obj.color)),
+            )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"object {obj.obj_id} exists already") from None
+
+    # --- prompts -----------------------------------------------------------------------------------
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        self.add_prompts([prompt])
+
+    def add_prompts(self, prompts: Sequence[Prompt]) -> None:
+        """Append prompts in the given order (one transaction)."""
+        rows = [(p.frame, p.obj_id, p.kind.value, schema.dumps(schema.prompt_payload(p))) for p in prompts]
+        if not rows:
+            return
+        with self.transaction() as conn:
+            try:
+                conn.executemany(
+                    "INSERT INTO prompts (frame, obj_id, kind, payload) VALUES (?, ?, ?, ?)", rows
+                )
+            except sqlite3.IntegrityError:
+                missing = sorted({p.obj_id for p in prompts} - {o.obj_id for o in self.objects()})
+                raise ValueError(f"prompts for unknown objects {missing}") from None
+
+    def prompts(self, frame: int | None = None, obj_id: int | None = None) -> list[Prompt]:
+        """The prompts (of a frame, of an object, or all) in the order they were made."""
+        where, params = _where(frame=frame, obj_id=obj_id)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT frame, obj_id, kind, payload FROM prompts{where} ORDER BY id", params
+            ).fetchall()
+        return [self._prompt(row) for row in rows]
+
+    def clear_prompts(self, frame: int, obj_id: int) -> list[Prompt]:
+        """Remove an object's prompts on a frame; returns them in their order."""
+        with self.transaction() as conn:
+            removed = self.prompts(frame, obj_id)
+            conn.execute("DELETE FROM prompts WHERE frame = ? AND obj_id = ?", (frame, obj_id))
+        return removed
+
+    def remove_prompt(self, prompt: Prompt) -> bool:
+        """Remove the newest stored prompt equal to `prompt`; False when there is none."""
+        payload = schema.dumps(schema.prompt_payload(prompt))
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM prompts WHERE id = (SELECT id FROM prompts WHERE frame = ? AND obj_id = ? "
+                "AND kind = ? AND payload = ? ORDER BY id DESC LIMIT 1)",
+                (prompt.frame, prompt.obj_id, prompt.kind.value, payload),
+            )
+        return cursor.rowcount == 1
+
+    def frame_prompts(self) -> list[FramePrompt]:
+        """What each (frame, object) was prompted with, folded as the engine applies it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT frame, obj_id, kind, payload FROM prompts ORDER BY frame, obj_id, id"
+            ).fetchall()
+        prompts = [self._prompt(row) for row in rows]
+        return [
+            FramePrompt.collect(frame, obj_id, group)
+            for (frame, obj_id), group in itertools.groupby(prompts, key=lambda p: (p.frame, p.obj_id))
+        ]
+
+    def prompted_frames(self, obj_id: int | None = None) -> list[int]:
+        where, params = _where(obj_id=obj_id)
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT DISTINCT frame FROM prompts{where} ORDER BY frame", params)
+            return [frame for (frame,) in rows]
+
+    def _prompt(self, row: tuple[int, int, str, str]) -> Prompt:
+        frame, obj_id, kind, payload = row
+        try:
+            return schema.prompt_from_payload(frame, obj_id, kind, json.loads(payload))
+        except (ValueError, KeyError, TypeError) as error:
+            raise SessionError(self.path, f"damaged prompt on frame {frame}: {error!r}") from None
+
+    # --- results -----------------------------------------------------------------------------------
+
+    def put_results(self, results: Sequence[FrameResult]) -> None:
+        """Store results, replacing those of the same (frame, object); one transaction.
+
+        Results of objects that no longer exist are dropped."""
+        rows = [(*schema.result_row(r), r.obj_id) for r in results]
+        if not rows:
+            return
+        with self.transaction() as conn:
+            conn.executemany(_PUT_RESULT, rows)
+
+    def results(self, frame: int | None = None, obj_id: int | None = None) -> list[FrameResult]:
+        """Results (of a frame, of an object, or all) by frame, then object."""
+        where, params = _where(frame=frame, obj_id=obj_id)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {schema.RESULT_COLUMNS} FROM results{where} ORDER BY frame, obj_id", params
+            ).fetchall()
+        return [schema.result_from_row(row) for row in rows]
+
+    def results_by_frame(self, obj_id: int) -> dict[int, FrameResult]:
+        return {r.frame: r for r in self.results(obj_id=obj_id)}
+
+    def delete_results(self, obj_id: int | None = None, frames: Iterable[int] | None = None) -> None:
+        """Delete results of an object and/or of some frames (both None: all results)."""
+        where, params = _where(obj_id=obj_id)
+        with self.transaction() as conn:
+            if frames is None:
+                conn.execute(f"DELETE FROM results{where}", params)
+            else:
+                condition = f"{where} AND frame = ?" if where else " WHERE frame = ?"
+                conn.executemany(f"DELETE FROM results{condition}", [(*params, f) for f in frames])
+
+    def tracked_frames(self) -> list[int]:
+        """Frames that have a result for any object."""
+        with self._read() as conn:
+            return [frame for (frame,) in conn.execute("SELECT DISTINCT frame FROM results ORDER BY frame")]
+
+    # --- settings ----------------------------------------------------------------------------------
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value under `key`."""
+        text = json.dumps(value)
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, text))
+
+    # --- history (the records are sam2tui.session.history's JSON) ----------------------------------
+
+    def history_push(self, record: str) -> None:
+        """Record a new edit: the redo tail goes, and only the newest HISTORY_LIMIT edits stay."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM history WHERE undone = 1")
+            conn.execute("INSERT INTO history (edit) VALUES (?)", (record,))
+            conn.execute(
+                "DELETE FROM history WHERE id NOT IN (SELECT id FROM history ORDER BY id DESC LIMIT ?)",
+                (HISTORY_LIMIT,),
+            )
+
+    def history_step(self, *, undo: bool) -> tuple[int, str] | None:
+        """Mark the newest done edit undone (or the oldest undone edit done again); returns (id, record)."""
+        query = (
+            "SELECT id, edit FROM history WHERE undone = 0 ORDER BY id DESC LIMIT 1"
+            if undo
+            else "SELECT id, edit FROM history WHERE undone = 1 ORDER BY id LIMIT 1"
+        )
+        with self.transaction() as conn:
+            row = conn.execute(query).fetchone()
+            if row is not None:
+                conn.execute("UPDATE history SET undone = ? WHERE id = ?", (int(undo), row[0]))
+        return None if row is None else (row[0], row[1])
+
+    def history_rewrite(self, record_id: int, record: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE history SET edit = ? WHERE id = ?", (record, record_id))
+
+    def history_counts(self) -> tuple[int, int]:
+        """How many edits can be undone and redone."""
+        with self._read() as conn:
+            done, undone = conn.execute(
+                "SELECT COALESCE(SUM(undone = 0), 0), COALESCE(SUM(undone = 1), 0) FROM history"
+            ).fetchone()
+        return done, undone
+
+
+def _where(**columns: int | None) -> tuple[str, tuple[int, ...]]:
+    """A WHERE clause matching the columns that are not None."""
+    used = {name: value for name, value in columns.items() if value is not None}
+    if not used:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{name} = ?" for name in used), tuple(used.values())
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as error:
+        raise SessionError(path, f"cannot open: {error}") from None
+    return conn
+
+
+def _create(path: Path, fingerprint: VideoFingerprint) -> None:
+    """Write a new, empty session atomically: build it under a temporary name, then rename it."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        conn = sqlite3.connect(str(temp), isolation_level=None)
+        try:
+            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            schema.create_tables(conn, created, __version__)
+            _store_video(conn, path, fingerprint)
+            conn.execute("PRAGMA journal_mode = WAL")
+        finally:
+            conn.close()
+        os.replace(temp, path)
+    except (OSError, sqlite3.Error) as error:
+        temp.unlink(missing_ok=True)
+        message = error.strerror if isinstance(error, OSError) else str(error)
+        raise SessionError(path, f"cannot create: {message}") from None
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> VideoFingerprint:
+    """Check the file (reads only), migrate it, switch to WAL; returns the stored fingerprint."""
+    try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] != schema.APPLICATION_ID:
+            raise SessionError(path, "not a sam2tui session (an SQLite database of another program)")
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise SessionError(path, f"damaged session file ({problems[0]})")
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"meta", "video"} <= tables:
+            raise SessionError(path, "not a sam2tui session (no meta or video table)")
+        (version,) = conn.execute("SELECT schema_version FROM meta").fetchone()
+        if version != schema.SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                schema.migrate(conn, path, version)
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        conn.execute("PRAGMA journal_mode = WAL")
+        row = conn.execute("SELECT path, frame_count, width, height, fps, digest FROM video").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise SessionError(path, f"damaged session file ({error})") from None
+    if row is None:
+        raise SessionError(path, "damaged session file (no video recorded)")
+    video_path, frame_count, width, height, fps, digest = row
+    resolved = Path(video_path) if os.path.isabs(video_path) else path.parent / video_path
+    return VideoFingerprint(
+        path=os.path.normpath(os.path.abspath(resolved)),
+        frame_count=frame_count,
+        width=width,
+        height=height,
+        fps=fps,
+        digest=digest,
+    )
+
+
+def _match_video(
+    conn: sqlite3.Connection, path: Path, stored: VideoFingerprint, given: VideoFingerprint | None
+) -> VideoFingerprint:
+    """The session's fingerprint; refuses another video, and follows a video that was moved or renamed."""
+    if given is None:
+        return stored
+    if not _same_video(stored, given):
+        mine, theirs = stored.describe(), given.describe()
+        differ = "; same name and size, other frames" if mine == theirs else ""
+        raise SessionError(path, f"belongs to another video: made for {mine}, not {theirs}{differ}")
+    if os.path.abspath(given.path) != stored.path:
+        try:
+            _store_video(conn, path, given)  # one statement: its own transaction
+        except sqlite3.DatabaseError as error:
+            raise SessionError(path, f"session file error: {error}") from None
+    return given
+
+
+def _same_video(a: VideoFingerprint, b: VideoFingerprint) -> bool:
+    """Same frames: the path may differ (a moved or renamed video is the same video)."""
+    return (
+        (a.frame_count, a.width, a.height, a.digest) == (b.frame_count, b.width, b.height, b.digest)
+    ) and math.isclose(a.fps, b.fps, rel_tol=1e-6)
+
+
+def _store_video(conn: sqlite3.Connection, path: Path, fingerprint: VideoFingerprint) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO video (id, path, frame_count, width, height, fps, digest) "
+        "VALUES (1, ?, ?, ?, ?, ?, ?)",
+        (
+            _stored_video_path(path, fingerprint.path),
+            fingerprint.frame_count,
+            fingerprint.width,
+            fingerprint.height,
+            float(fingerprint.fps),
+            fingerprint.digest,
+        ),
+    )
+
+
+def _stored_video_path(session_path: Path, video_path: str) -> str:
+    """Relative to the session's folder when the video lies inside it (both can move together)."""
+    video = Path(os.path.abspath(video_path))
+    folder = Path(os.path.abspath(session_path)).parent
+    try:
+        return video.relative_to(folder).as_posix()
+    except ValueError:
+        return str(video)

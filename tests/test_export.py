@@ -1,0 +1,426 @@
+"""Exports read back by the tools that consume them: pycocotools, py-motmetrics, supervision, PIL, json."""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from sam2tui import masks
+from sam2tui.cli import main
+from sam2tui.errors import ExportError
+from sam2tui.export import FORMATS, ExportOptions, export_session, parse_export_target
+from sam2tui.export._io import MARKER
+from sam2tui.export.cli import add_export_arguments, run_export
+from sam2tui.export.davis import palette
+from tests.fixtures_export import (
+    Scenario,
+    blackswan_scenario,
+    expected_labels,
+    synthetic_scenario,
+    write_frames,
+)
+
+if not hasattr(np, "asfarray"):  # motmetrics 1.4.0 still calls it; numpy 2 removed it
+    np.asfarray = lambda a, dtype=float: np.asarray(a, dtype=dtype)  # type: ignore[attr-defined]
+import motmetrics as mm
+import supervision as sv
+
+FILE_FORMATS = {"coco", "ytvis"}
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    s = synthetic_scenario(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def blackswan(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Scenario]:
+    data = shared_data / "davis_blackswan"
+    if not data.is_dir():
+        pytest.skip("davis_blackswan is not in ../shared/data")
+    s = blackswan_scenario(tmp_path_factory.mktemp("blackswan"), data)
+    yield s
+    s.close()
+
+
+def export(scenario: Scenario, fmt: str, out: Path, **options: object) -> list[Path]:
+    return export_session(scenario.store, fmt, out, video=scenario.video, options=ExportOptions(**options))  # type: ignore[arg-type]
+
+
+def target(tmp_path: Path, fmt: str) -> Path:
+    return tmp_path / (f"{fmt}.json" if fmt in FILE_FORMATS else fmt)
+
+
+# --- checks shared by the synthetic clip and blackswan ---------------------------------------------
+
+
+def check_coco(scenario: Scenario, path: Path, frames: list[int]) -> COCO:
+    coco = COCO(str(path))
+    assert sorted(img["frame_id"] for img in coco.dataset["images"]) == frames
+    assert {img["file_name"] for img in coco.dataset["images"]} == {f"frame_{f:06d}.jpg" for f in frames}
+    expected = {key for key in scenario.masks if key[0] in frames}
+    found = set()
+    for ann in coco.dataset["annotations"]:
+        frame, obj_id = coco.imgs[ann["image_id"]]["frame_id"], ann["track_id"]
+        mask = scenario.masks[frame, obj_id]
+        assert np.array_equal(coco.annToMask(ann).astype(bool), mask)  # bit for bit
+        assert isinstance(ann["segmentation"]["counts"], str)
+        assert tuple(ann["bbox"]) == masks.box(mask)
+        assert ann["area"] == mask.sum()
+        assert ann["iscrowd"] == 0 and ann["video_id"] == 1
+        assert coco.cats[ann["category_id"]]["name"] == scenario.store.objects()[obj_id - 1].class_name
+        found.add((frame, obj_id))
+    assert found == expected
+    assert coco.dataset["videos"][0]["frame_count"] == scenario.frame_count
+    # COCO's own evaluator scores the file against itself perfectly.
+    detections = coco.loadRes([{**ann, "score": 1.0} for ann in coco.dataset["annotations"]])
+    evaluation = COCOeval(coco, detections, "segm")
+    evaluation.params.useCats = 1
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)
+    return coco
+
+
+def check_mot(scenario: Scenario, folder: Path) -> None:
+    gt = mm.io.loadtxt(str(folder / "gt" / "gt.txt"), fmt="mot15-2D")
+    assert len(gt) == len(scenario.masks)
+    for (frame, obj_id), mask in scenario.masks.items():
+        row = gt.loc[(frame + 1, obj_id)]  # 1-based frames
+        x, y, w, h = masks.box(mask)  # type: ignore[misc]
+        assert (row.X, row.Y, row.Width, row.Height) == (x, y, w, h)  # motmetrics reads x, y as 1-based
+        assert row.Visibility == 1
+    accumulator = mm.utils.compare_to_groundtruth(gt, gt, "iou", distth=0.5)
+    summary = mm.metrics.create().compute(accumulator, metrics=["mota", "num_switches"], name="self")
+    assert summary["mota"]["self"] == 1.0 and summary["num_switches"]["self"] == 0
+    info = configparser.ConfigParser()
+    info.read(folder / "seqinfo.ini")
+    sequence = info["Sequence"]
+    assert sequence["name"] == folder.name and sequence["imDir"] == "img1" and sequence["imExt"] == ".jpg"
+    assert int(sequence["seqLength"]) == scenario.frame_count
+    assert (int(sequence["imWidth"]), int(sequence["imHeight"])) == (
+        scenario.video.width,
+        scenario.video.height,
+    )
+    assert float(sequence["frameRate"]) == pytest.approx(scenario.video.fps, rel=1e-3)
+
+
+def load_yolo(folder: Path) -> sv.DetectionDataset:
+    return sv.DetectionDataset.from_yolo(
+        str(folder / "images"), str(folder / "labels"), str(folder / "data.yaml")
+    )
+
+
+def check_yolo(scenario: Scenario, folder: Path, *, segmentation: bool) -> None:
+    dataset = load_yolo(folder)
+    names = list(dict.fromkeys(o.class_name for o in scenario.store.objects()))
+    assert dataset.classes == names
+    assert len(dataset) == scenario.frame_count
+    for image_path, image, detections in dataset:
+        frame = int(Path(image_path).stem.removeprefix("frame_"))
+        assert image.shape == (scenario.video.height, scenario.video.width, 3)
+        # JPEG at quality 95: close to the frame, not equal.
+        assert np.abs(image[..., ::-1].astype(int) - scenario.video.frame(frame)).mean() < 4
+        present = [obj for obj in scenario.obj_ids if (frame, obj) in scenario.masks]
+        # Detection: one line per object. Segmentation: one line per connected part, objects in id order.
+        lines_per_object = [
+            masks.count_parts(scenario.masks[frame, o]) if segmentation else 1 for o in present
+        ]
+        assert len(detections) == sum(lines_per_object)
+        first = 0
+        for obj_id, count in zip(present, lines_per_object, strict=True):
+            mine = detections[first : first + count]
+            first += count
+            mask = scenario.masks[frame, obj_id]
+            x, y, w, h = masks.box(mask)  # type: ignore[misc]
+            box = [*mine.xyxy[:, :2].min(axis=0), *mine.xyxy[:, 2:].max(axis=0)]
+            assert np.allclose(box, [x, y, x + w, y + h], atol=1.0)
+            assert {names[c] for c in mine.class_id} == {scenario.store.objects()[obj_id - 1].class_name}
+            if segmentation:
+                assert masks.iou(mine.mask.any(axis=0), mask) > 0.9
+        assert (detections.mask is not None) == (segmentation and len(detections) > 0)
+
+
+def check_davis(scenario: Scenario, folder: Path, frames: list[int]) -> None:
+    assert sorted(p.name for p in folder.glob("*.png")) == [f"{f:05d}.png" for f in frames]
+    for frame in frames:
+        image = Image.open(folder / f"{frame:05d}.png")
+        assert image.mode == "P"
+        assert image.getpalette()[:12] == [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0]  # DAVIS colours
+        assert np.array_equal(np.asarray(image), expected_labels(scenario, frame))
+
+
+def check_ytvis(scenario: Scenario, path: Path) -> None:
+    data = json.loads(path.read_text())
+    (video,) = data["videos"]
+    assert video["length"] == len(video["file_names"]) == scenario.frame_count
+    assert {a["id"] for a in data["annotations"]} == set(scenario.obj_ids)
+    for ann in data["annotations"]:
+        obj_id = ann["id"]
+        assert len(ann["segmentations"]) == len(ann["bboxes"]) == len(ann["areas"]) == scenario.frame_count
+        for frame, rle in enumerate(ann["segmentations"]):
+            mask = scenario.masks.get((frame, obj_id))
+            if mask is None:
+                assert rle is None and ann["bboxes"][frame] is None and ann["areas"][frame] is None
+            else:
+                assert np.array_equal(masks.decode(rle), mask)
+                assert tuple(ann["bboxes"][frame]) == masks.box(mask)
+                assert ann["areas"][frame] == mask.sum()
+        category = next(c for c in data["categories"] if c["id"] == ann["category_id"])
+        assert category["name"] == scenario.store.objects()[obj_id - 1].class_name
+
+
+def check_all(scenario: Scenario, tmp_path: Path) -> None:
+    every_frame = list(range(scenario.frame_count))
+    check_coco(scenario, export(scenario, "coco", tmp_path / "coco.json")[0], every_frame)
+    export(scenario, "mot", tmp_path / "mot")
+    check_mot(scenario, tmp_path / "mot")
+    export(scenario, "yolo", tmp_path / "yolo")
+    check_yolo(scenario, tmp_path / "yolo", segmentation=False)
+    export(scenario, "yolo-seg", tmp_path / "yolo-seg")
+    check_yolo(scenario, tmp_path / "yolo-seg", segmentation=True)
+    export(scenario, "davis", tmp_path / "davis")
+    check_davis(scenario, tmp_path / "davis", every_frame)
+    check_ytvis(scenario, export(scenario, "ytvis", tmp_path / "ytvis.json")[0])
+
+
+# --- the consumers, on generated data and on DAVIS blackswan ----------------------------------------
+
+
+def test_every_format_reads_back_on_generated_data(scenario: Scenario, tmp_path: Path) -> None:
+    check_all(scenario, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_every_format_reads_back_on_davis_blackswan(blackswan: Scenario, tmp_path: Path) -> None:
+    check_all(blackswan, tmp_path)
+
+
+def test_generated_data_has_the_awkward_cases(scenario: Scenario) -> None:
+    """Guards the fixture: overlaps, ties, holes, several parts, lost and missing frames are all there."""
+    m = scenario.masks
+    assert (m[4, 1] & m[4, 2]).any() and scenario.scores[4, 2] > scenario.scores[4, 1]
+    assert (m[2, 1] & m[2, 3]).any() and scenario.scores[2, 3] == scenario.scores[2, 1]
+    assert masks.count_parts(m[5, 3]) == 3 and m[5, 3].sum() > 1
+    assert (6, 2) not in m and (9, 2) not in m and (0, 3) not in m
+    assert len(scenario.store.results(frame=6, obj_id=2)) == 1  # stored, but empty
+
+
+def test_davis_overlaps_follow_the_documented_rule(scenario: Scenario, tmp_path: Path) -> None:
+    export(scenario, "davis", tmp_path / "davis")
+    frame4 = np.asarray(Image.open(tmp_path / "davis" / "00004.png"))
+    assert (frame4[scenario.masks[4, 1] & scenario.masks[4, 2]] == 2).all()  # higher score wins
+    frame2 = np.asarray(Image.open(tmp_path / "davis" / "00002.png"))
+    assert (frame2[scenario.masks[2, 1] & scenario.masks[2, 3]] == 1).all()  # tie: lower id wins
+    frame3 = np.asarray(Image.open(tmp_path / "davis" / "00003.png"))
+    assert (frame3[scenario.masks[3, 1] & scenario.masks[3, 2]] == 1).all()  # 8 beats 5
+    assert Image.open(tmp_path / "davis" / "00000.png").getpalette() == palette()[: 3 * 256]
+
+
+def test_yolo_seg_keeps_every_part_and_the_hole(scenario: Scenario, tmp_path: Path) -> None:
+    export(scenario, "yolo-seg", tmp_path / "seg")
+    detections = dict(load_yolo(tmp_path / "seg").annotations)
+    found = detections[str(tmp_path / "seg" / "images" / "frame_000005.jpg")]
+    assert len(found) == 5  # object 1, object 2's ring, object 3's two blobs and its one-pixel speck
+    assert np.array_equal(found.mask[1], scenario.masks[5, 2])  # the ring's hole stays open
+    parts = found.mask[2:]
+    assert np.array_equal(parts.any(axis=0), scenario.masks[5, 3])
+    assert sorted(parts.sum(axis=(1, 2)))[0] == 1  # the speck is kept
+
+
+# --- options --------------------------------------------------------------------------------------
+
+
+def test_frame_range_objects_and_every_k(scenario: Scenario, tmp_path: Path) -> None:
+    out = export(
+        scenario, "coco", tmp_path / "c.json", frames=range(2, 11), obj_ids=frozenset({2, 3}), every=3
+    )
+    data = json.loads(out[0].read_text())
+    assert [img["frame_id"] for img in data["images"]] == [2, 5, 8]
+    pairs = {
+        (data["images"][[i["id"] for i in data["images"]].index(a["image_id"])]["frame_id"], a["track_id"])
+        for a in data["annotations"]
+    }
+    assert pairs == {(2, 2), (2, 3), (5, 2), (5, 3), (8, 2), (8, 3)}
+    # Category ids do not depend on the subset: "dog" stays 2 when "person" objects are left out.
+    assert {a["category_id"] for a in data["annotations"] if a["track_id"] == 2} == {2}
+
+    export(scenario, "mot", tmp_path / "mot", frames=range(0, 4), obj_ids=frozenset({1}))
+    lines = (tmp_path / "mot" / "gt" / "gt.txt").read_text().splitlines()
+    assert [line.split(",")[:2] for line in lines] == [["1", "1"], ["2", "1"], ["3", "1"], ["4", "1"]]
+
+    export(scenario, "davis", tmp_path / "davis", every=5)
+    assert sorted(p.name for p in (tmp_path / "davis").glob("*.png")) == [
+        "00000.png",
+        "00005.png",
+        "00010.png",
+    ]
+
+    export(scenario, "yolo", tmp_path / "yolo", frames=range(9, 100))
+    assert sorted(p.name for p in (tmp_path / "yolo" / "labels").iterdir()) == [
+        "frame_000009.txt",
+        "frame_000010.txt",
+        "frame_000011.txt",
+    ]
+
+    data = json.loads(export(scenario, "ytvis", tmp_path / "y.json", frames=range(5, 8))[0].read_text())
+    assert data["videos"][0]["file_names"] == ["clip/00005.jpg", "clip/00006.jpg", "clip/00007.jpg"]
+    ring = next(a for a in data["annotations"] if a["id"] == 2)
+    assert [s is not None for s in ring["segmentations"]] == [True, False, False]  # lost on 6 and 7
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"frames": range(50, 60)}, "no frame of 50:60"),
+        ({"obj_ids": frozenset({1, 7})}, "no object 7"),
+        ({"every": 0}, "every 0"),
+    ],
+)
+def test_options_that_choose_nothing_valid_are_refused(
+    scenario: Scenario, tmp_path: Path, options: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ExportError, match=problem):
+        export(scenario, "coco", tmp_path / "c.json", **options)
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_yolo_needs_the_video(scenario: Scenario, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="needs the video"):
+        export_session(scenario.store, "yolo", tmp_path / "yolo")
+
+
+# --- atomic writes and unwritable targets -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unwritable_target_is_a_one_line_export_error(scenario: Scenario, tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "plain-file").write_text("x")
+    with pytest.raises(ExportError) as caught:
+        export(scenario, fmt, tmp_path / "plain-file" / "out")
+    assert "\n" not in str(caught.value) and str(tmp_path / "plain-file" / "out") in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_failed_export_leaves_the_earlier_one_intact(scenario: Scenario, tmp_path: Path, fmt: str) -> None:
+    out = target(tmp_path / "out", fmt)
+    export(scenario, fmt, out, frames=range(0, 3))
+    before = snapshot(tmp_path / "out")
+
+    def fail_midway(done: int, total: int) -> None:
+        if done == 2:
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        export_session(scenario.store, fmt, out, video=scenario.video, progress=fail_midway)
+    assert snapshot(tmp_path / "out") == before  # same files, same bytes, and no temporary leftovers
+
+
+def snapshot(folder: Path) -> dict[Path, bytes]:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_new_export_replaces_an_earlier_folder_export_whole(scenario: Scenario, tmp_path: Path) -> None:
+    export(scenario, "davis", tmp_path / "davis")
+    export(scenario, "davis", tmp_path / "davis", frames=range(0, 2))
+    assert sorted(p.name for p in (tmp_path / "davis").iterdir()) == [MARKER, "00000.png", "00001.png"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_folder_of_other_files_is_never_replaced(scenario: Scenario, tmp_path: Path) -> None:
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "precious.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="not an earlier sam2tui export"):
+        export(scenario, "davis", tmp_path / "datasets")
+    assert (tmp_path / "datasets" / "precious.txt").read_text() == "keep me"
+    with pytest.raises(ExportError, match="is a folder"):
+        export(scenario, "coco", tmp_path / "datasets")
+
+
+def test_exported_files_get_ordinary_permissions(scenario: Scenario, tmp_path: Path) -> None:
+    path = export(scenario, "coco", tmp_path / "c.json")[0]
+    reference = tmp_path / "plain"
+    reference.write_text("")
+    assert path.stat().st_mode == reference.stat().st_mode  # the umask's, not mkstemp's 0600
+
+
+# --- targets and the command line -------------------------------------------------------------------
+
+
+def test_parse_export_target() -> None:
+    assert parse_export_target("coco:out/a.json") == ("coco", Path("out/a.json"))
+    assert parse_export_target("yolo-seg:ds") == ("yolo-seg", Path("ds"))
+    with pytest.raises(ExportError, match="unknown export format 'voc'"):
+        parse_export_target("voc:x")
+    with pytest.raises(ExportError, match="FORMAT:PATH"):
+        parse_export_target("out.json")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_export_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_exports_one_format_to_the_out_path(scenario: Scenario, tmp_path: Path, capsys) -> None:
+    session = str(scenario.store.path)
+    scenario.store.close()  # the CLI opens the session itself (a second open would be "in use")
+    args = parse(
+        [session, "--format", "mot", "--out", str(tmp_path / "seq"), "--frames", "3:", "--objects", "1,2"]
+    )
+    assert run_export(args) == 0
+    lines = (tmp_path / "seq" / "gt" / "gt.txt").read_text().splitlines()
+    assert lines[0].startswith("4,1,") and {line.split(",")[1] for line in lines} == {"1", "2"}
+    assert "mot: wrote" in capsys.readouterr().out
+
+
+def test_cli_exports_several_formats_into_a_folder(scenario: Scenario, tmp_path: Path) -> None:
+    session = str(scenario.store.path)
+    scenario.store.close()
+    args = parse(
+        [session, "-f", "coco", "-f", "yolo", "-f", "ytvis", "--out", str(tmp_path / "all"), "--every", "4"]
+    )
+    assert run_export(args) == 0  # yolo finds the video where the session says it is
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["coco.json", "yolo", "ytvis.json"]
+    assert len(list((tmp_path / "all" / "yolo" / "images").iterdir())) == 3
+
+
+def test_cli_refuses_another_video(scenario: Scenario, tmp_path: Path, capsys) -> None:
+    session = str(scenario.store.path)
+    scenario.store.close()
+    other = write_frames(tmp_path / "other", 5, 32, 32)
+    code = main(["export", session, "-f", "yolo", "-o", str(tmp_path / "y"), "--video", str(other)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not the session's video" in err and err.count("\n") == 1
+    assert not (tmp_path / "y").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [(["--frames", "9:3"], "--frames 9:3"), (["--objects", "1,x"], "--objects 1,x")],
+)
+def test_cli_bad_options_are_one_line_errors(
+    scenario: Scenario, tmp_path: Path, capsys, extra: list[str], problem: str
+) -> None:
+    session = str(scenario.store.path)
+    scenario.store.close()
+    assert main(["export", session, "-f", "coco", "-o", str(tmp_path / "c.json"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sam2tui: {problem}") and err.count("\n") == 1
+
+
+def test_cli_missing_session(tmp_path: Path, capsys) -> None:
+    assert main(["export", str(tmp_path / "none.sam2tui"), "-f", "coco", "-o", str(tmp_path / "c.json")]) == 2
+    assert "no such session file" in capsys.readouterr().err
