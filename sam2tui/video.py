@@ -42,7 +42,7 @@ import av.error
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sam2tui.errors import VideoError
+from sam2tui.errors import InputError, VideoError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
@@ -98,6 +98,27 @@ class _FrameReader(Protocol):
 
 
 # --- image folders -------------------------------------------------------------------------------------
+
+
+def parse_frame_range(text: str | None, frame_count: int) -> range | None:
+    """`--frames A:B` of `track` and `export`: frames A to B-1, 0-based; either end may be left out.
+
+    None -> None (every frame). B past the end is clipped to the video; an empty range is an InputError.
+    """
+    if text is None:
+        return None
+    start, colon, stop = text.partition(":")
+    try:
+        first = int(start) if start.strip() else 0
+        end = min(int(stop), frame_count) if stop.strip() else frame_count
+    except ValueError:
+        first = end = -1
+    if not colon or first < 0 or end <= first:
+        raise InputError(
+            f"--frames {text}",
+            f"expected A:B with 0 <= A < B <= {frame_count} (0-based, B excluded), e.g. 0:100",
+        )
+    return range(first, end)
 
 
 def natural_key(name: str) -> tuple[list[int | str], str]:

@@ -1,19 +1,24 @@
 """The Tracker interface that the UI and the CLI use, and the messages of the engine worker.
 
 The real implementation is `sam2tui.engine.sam2_tracker.Sam2Tracker`; tests use a scripted double.
-A Tracker is not thread-safe: one thread (the worker's) owns it.
+A Tracker is not thread-safe: one thread (the worker's) owns it. The worker (`sam2tui.engine.worker`)
+builds it on `LoadModel` with a factory `(ModelSpec, progress) -> Tracker`, where
+`progress(message, fraction | None)` reports download/load progress (sent on as `ModelLoading` events).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from sam2tui.session.model import Direction, FramePrompt, FrameResult
 from sam2tui.video import VideoSource
+
+ProgressFn = Callable[[str, "float | None"], None]
+"""progress(message, fraction 0..1 or None when unknown): model download and load progress."""
 
 
 @dataclass(frozen=True)

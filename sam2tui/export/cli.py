@@ -11,7 +11,7 @@ from sam2tui.errors import ExportError
 from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
 from sam2tui.export._selection import Progress
 from sam2tui.session.store import SessionStore
-from sam2tui.video import VideoSource
+from sam2tui.video import VideoSource, parse_frame_range
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,7 @@ def run_export(args: argparse.Namespace) -> int:
     obj_ids = parse_objects(args.objects)
     with ExitStack() as stack:
         store = stack.enter_context(SessionStore.open(Path(args.session), None, create=False))
-        frames = parse_frames(args.frames, store.fingerprint.frame_count)
+        frames = parse_frame_range(args.frames, store.fingerprint.frame_count)
         options = ExportOptions(frames=frames, obj_ids=obj_ids, every=args.every)
         video = None
         if any(REGISTRY[fmt].needs_video for fmt in formats):
@@ -56,23 +56,6 @@ def run_export(args: argparse.Namespace) -> int:
             )
             print(f"{fmt}: wrote {target} ({len(written)} file{'s' if len(written) != 1 else ''})")
     return 0
-
-
-def parse_frames(text: str | None, frame_count: int) -> range | None:
-    """ "A:B" -> range(A, B); either end may be left out ("10:", ":50"). None -> None (all frames)."""
-    if text is None:
-        return None
-    start, colon, stop = text.partition(":")
-    try:
-        first = int(start) if start.strip() else 0
-        end = int(stop) if stop.strip() else frame_count
-    except ValueError:
-        first = end = -1
-    if not colon or first < 0 or end <= first:
-        raise ExportError(
-            f"--frames {text}", "expected A:B with 0 <= A < B (0-based, B excluded), e.g. 0:100"
-        )
-    return range(first, end)
 
 
 def parse_objects(text: str | None) -> frozenset[int] | None:

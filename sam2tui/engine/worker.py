@@ -1,0 +1,258 @@
+"""The engine worker: one thread that owns the tracker, the video it reads and all inference state.
+
+Commands go in through `submit` (any thread) and run in order; events come out through `on_event`,
+called on the worker's thread. Every result is committed to the session store before its event is sent,
+so whatever a listener sees is already saved. A failing command becomes one `EngineFailed` event (a failed
+Propagate ends with it instead of `PropagationDone`); the worker then takes the next command.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from sam2tui.engine.tracker import (
+    CancelToken,
+    ClearPrompt,
+    Command,
+    EngineFailed,
+    Event,
+    FrameResults,
+    Idle,
+    LoadModel,
+    ModelLoading,
+    ModelReady,
+    ModelSpec,
+    OpenVideo,
+    Progress,
+    ProgressFn,
+    Propagate,
+    PropagationDone,
+    RemoveObject,
+    Replay,
+    SetPrompt,
+    Tracker,
+)
+from sam2tui.errors import EngineError, Sam2TuiError
+from sam2tui.session.model import Direction, FrameResult
+from sam2tui.video import VideoSource
+
+log = logging.getLogger(__name__)
+
+TrackerFactory = Callable[[ModelSpec, ProgressFn], Tracker]
+"""Builds the tracker for a model; reports download/load progress through the callback."""
+
+PROGRESS_INTERVAL = 0.1  # seconds between Progress events (at most ~10 per second)
+OOM_ADVICE = "try --model sam2.1-tiny or --image-size 512"
+
+
+class ResultStore(Protocol):
+    """The part of SessionStore the worker writes to."""
+
+    def put_results(self, results: Sequence[FrameResult]) -> None: ...
+
+    def delete_results(self, obj_id: int | None = None, frames: Iterable[int] | None = None) -> None: ...
+
+
+def frames_to_track(start: int, direction: Direction, max_frames: int | None, frame_count: int) -> int:
+    """How many frames a Propagate command yields (the start frame once)."""
+    limit = frame_count if max_frames is None else max_frames
+    forward = min(limit, frame_count - start)
+    backward = min(limit, start + 1)
+    if direction is Direction.FORWARD:
+        return forward
+    if direction is Direction.BACKWARD:
+        return backward
+    return forward + backward - 1
+
+
+def failure_message(error: BaseException, frame: int | None = None) -> str:
+    """One line for the user: the error's own for ours, the type and first line otherwise."""
+    if isinstance(error, Sam2TuiError):
+        return str(error)
+    text = str(error).strip()
+    if type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
+        where = f" at frame {frame}" if frame is not None else ""
+        return f"out of GPU memory{where}; {OOM_ADVICE}"
+    first = text.splitlines()[0] if text else ""
+    line = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+class EngineWorker:
+    def __init__(
+        self, tracker_factory: TrackerFactory, store: ResultStore, on_event: Callable[[Event], None]
+    ) -> None:
+        self._factory = tracker_factory
+        self._store = store
+        self._on_event = on_event
+        self._queue: deque[Command] = deque()
+        self._wake = threading.Condition()
+        self._token: CancelToken | None = None
+        self._active = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        # owned by the worker thread
+        self._tracker: Tracker | None = None
+        self._video: VideoSource | None = None
+        self._frame: int | None = None  # the frame being computed, for error messages
+
+    # ---- any thread ----
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the engine worker is already started")
+        self._thread = threading.Thread(target=self._run, name="sam2tui-engine", daemon=True)
+        self._thread.start()
+
+    def submit(self, command: Command) -> None:
+        with self._wake:
+            self._queue.append(command)
+            self._wake.notify()
+
+    def cancel(self) -> None:
+        """Stop the running propagation after its current frame and drop queued Propagate commands."""
+        with self._wake:
+            if self._token is not None:
+                self._token.cancel()
+            self._queue = deque(c for c in self._queue if not isinstance(c, Propagate))
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Cancel, finish the current command, release the model and the video, end the thread."""
+        self.cancel()
+        with self._wake:
+            self._stopping = True
+            self._queue.clear()
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def busy(self) -> bool:
+        with self._wake:
+            return self._active or bool(self._queue)
+
+    # ---- the worker thread ----
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    break
+                command = self._queue.popleft()
+                self._active = True
+                self._token = CancelToken() if isinstance(command, Propagate) else None
+            try:
+                self._execute(command)
+            except Exception as error:  # the worker must survive any failure of a command
+                log.error("engine command %s failed", type(command).__name__, exc_info=error)
+                self._emit(EngineFailed(failure_message(error, self._frame), type(command).__name__))
+            finally:
+                self._frame = None
+            with self._wake:
+                self._active = False
+                self._token = None
+                idle = not self._queue and not self._stopping
+            if idle:
+                self._emit(Idle())
+        self._release()
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("engine event listener failed on %s", type(event).__name__)
+
+    def _execute(self, command: Command) -> None:
+        if isinstance(command, LoadModel):
+            self._load_model(command)
+        elif isinstance(command, OpenVideo):
+            video = VideoSource.open(command.path)
+            if self._video is not None:
+                self._video.close()
+            self._video = video
+            if self._tracker is not None:
+                self._tracker.start(video)
+        elif isinstance(command, Replay):
+            tracker, video = self._ready()
+            tracker.start(video)
+            for prompt in command.prompts:
+                self._frame = prompt.frame
+                self._commit(prompt.frame, tracker.set_prompt(prompt), "replay")
+        elif isinstance(command, SetPrompt):
+            self._frame = command.prompt.frame
+            self._commit(command.prompt.frame, self._ready()[0].set_prompt(command.prompt), "prompt")
+        elif isinstance(command, ClearPrompt):
+            self._frame = command.frame
+            results = self._ready()[0].clear_prompt(command.frame, command.obj_id)
+            if all(r.obj_id != command.obj_id for r in results):
+                # The tracker has no mask left for it there: what is stored would be stale.
+                self._store.delete_results(obj_id=command.obj_id, frames=[command.frame])
+            self._commit(command.frame, results, "prompt")
+        elif isinstance(command, RemoveObject):
+            self._ready()[0].remove_object(command.obj_id)
+        elif isinstance(command, Propagate):
+            self._propagate(command)
+
+    def _load_model(self, command: LoadModel) -> None:
+        def progress(message: str, fraction: float | None) -> None:
+            self._emit(ModelLoading(message, fraction))
+
+        self._emit(ModelLoading(f"preparing {command.spec.name}", None))
+        old, self._tracker = self._tracker, None
+        _close(old)
+        tracker = self._factory(command.spec, progress)
+        if self._video is not None:
+            tracker.start(self._video)
+        self._tracker = tracker
+        self._emit(ModelReady(tracker.model_name, str(getattr(tracker, "device", ""))))
+
+    def _ready(self) -> tuple[Tracker, VideoSource]:
+        if self._tracker is None:
+            raise EngineError("no model is loaded yet")
+        if self._video is None:
+            raise EngineError("no video is open in the engine")
+        return self._tracker, self._video
+
+    def _commit(self, frame: int, results: list[FrameResult], source: str) -> None:
+        if results:
+            self._store.put_results(results)
+        self._emit(FrameResults(frame, tuple(results), source, committed=True))
+
+    def _propagate(self, command: Propagate) -> None:
+        tracker, video = self._ready()
+        token = self._token or CancelToken()
+        total = frames_to_track(command.start, command.direction, command.max_frames, len(video))
+        done = 0
+        began = last_report = time.monotonic()
+        self._frame = command.start
+        for results in tracker.propagate(command.start, command.direction, command.max_frames, token):
+            if not results:
+                continue
+            frame = results[0].frame
+            self._commit(frame, results, "propagate")
+            done += 1
+            self._frame = frame + (-1 if frame < command.start else 1)
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_INTERVAL or done == total:
+                last_report = now
+                self._emit(Progress(done, total, done / max(now - began, 1e-9)))
+        self._emit(PropagationDone(done, token.cancelled))
+
+    def _release(self) -> None:
+        _close(self._tracker)
+        if self._video is not None:
+            self._video.close()
+        self._tracker, self._video = None, None
+
+
+def _close(tracker: Any) -> None:
+    close = getattr(tracker, "close", None)
+    if callable(close):
+        close()

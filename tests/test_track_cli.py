@@ -1,0 +1,208 @@
+"""`sam2tui track` end to end (subprocesses on the real SAM 2 code, random weights) and its input errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sam2tui.cli import main
+from sam2tui.session.store import SessionStore
+from tests.fixtures_engine import clip_frames, random_checkpoint_fixture, write_jpeg_folder  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The SAM 2 video notebook's prompts for this clip (see its PROVENANCE.txt), all on frame 0.
+BEDROOM_PROMPTS = {
+    "objects": [
+        {
+            "id": 1,
+            "name": "child",
+            "prompts": [{"frame": 0, "points": [[210, 350], [250, 220]], "labels": [1, 1]}],
+        },
+        {
+            "id": 2,
+            "name": "left shirt",
+            "class": "shirt",
+            "prompts": [{"frame": 0, "points": [[200, 300], [275, 175]], "labels": [1, 0]}],
+        },
+        {"id": 3, "name": "right shirt", "class": "shirt", "prompts": [{"frame": 0, "points": [[400, 150]]}]},
+    ]
+}
+
+
+def track(*args: str | Path, **popen: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sam2tui", "track", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+@pytest.mark.engine
+def test_track_bedroom_exports_coco_and_continues(
+    tmp_path: Path, shared_data: Path, random_checkpoint: Path
+) -> None:
+    video = shared_data / "bedroom" / "bedroom.mp4"
+    if not video.is_file():
+        pytest.skip("bedroom.mp4 is not in ../shared/data")
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(BEDROOM_PROMPTS))
+    session, coco = tmp_path / "bedroom.sam2tui", tmp_path / "coco.json"
+    common = [
+        "--prompts",
+        prompts,
+        "--checkpoint",
+        random_checkpoint,
+        "--image-size",
+        "128",
+        "--session",
+        session,
+    ]
+    done = track(video, *common, "--frames", "0:8", "--export", f"coco:{coco}")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+    from pycocotools.coco import COCO
+
+    dataset = COCO(str(coco))
+    assert len(dataset.getImgIds()) >= 8
+    assert {c["name"] for c in dataset.loadCats(dataset.getCatIds())} == {"object", "shirt"}
+    for ann in dataset.loadAnns(dataset.getAnnIds()):
+        assert dataset.annToMask(ann).shape == (540, 960)
+
+    again = track(video, *common, "--frames", "0:8")
+    assert again.returncode == 0 and "nothing to track" in again.stderr
+    more = track(video, *common, "--frames", "0:10")
+    assert more.returncode == 0, more.stderr
+    assert re.search(r"\b2/2\b", more.stderr)  # only frames 8 and 9 were tracked
+    with SessionStore.open(session) as store:
+        assert store.tracked_frames() == list(range(10))
+        assert len(store.prompts()) == 5  # the same prompts were not stored twice
+        assert {(o.obj_id, o.name, o.class_name) for o in store.objects()} == {
+            (1, "child", "object"),
+            (2, "left shirt", "shirt"),
+            (3, "right shirt", "shirt"),
+        }
+
+
+@pytest.mark.engine
+def test_ctrl_c_saves_what_is_tracked_and_the_next_run_continues(
+    tmp_path: Path, random_checkpoint: Path
+) -> None:
+    frames = write_jpeg_folder(tmp_path / "clip", clip_frames(40))
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(
+        json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 0, "box": [20, 40, 60, 80]}]}]})
+    )
+    args = [frames, "--prompts", prompts, "--checkpoint", random_checkpoint, "--image-size", "128"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sam2tui", "track", *map(str, args)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    stderr: list[str] = []
+    reader = threading.Thread(
+        target=lambda: stderr.extend(iter(lambda: process.stderr.read(1), "")), daemon=True
+    )
+    reader.start()
+    deadline = time.monotonic() + 180
+    while not re.search(r"\| ?[3-9]/40", "".join(stderr)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    reader.join(timeout=10)
+    text = "".join(stderr)
+    assert (
+        "interrupted" in text and "run the same command again to continue" in text and "Traceback" not in text
+    )
+    session = tmp_path / "clip.sam2tui"
+    with SessionStore.open(session) as store:
+        kept = store.tracked_frames()
+    assert 3 <= len(kept) < 40 and kept == list(range(len(kept)))
+
+    rest = track(*args)
+    assert rest.returncode == 0, rest.stderr
+    assert re.search(rf"\b{40 - len(kept)}/{40 - len(kept)}\b", rest.stderr)  # only what was left
+    with SessionStore.open(session) as store:
+        assert store.tracked_frames() == list(range(40))
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_jpeg_folder(tmp_path / "clip", clip_frames(4))
+
+
+@pytest.mark.parametrize(
+    ("prompts", "extra", "problem"),
+    [
+        (None, [], "prompts.json: no such file"),
+        ("{", [], "prompts.json: not valid JSON (line 1 column 2"),
+        (
+            {"objects": [{"id": 1, "prompts": [{"frame": 9, "box": [1, 1, 5, 5]}]}]},
+            [],
+            "frame 9 is past the end",
+        ),
+        (
+            {"objects": [{"id": 1, "prompts": [{"frame": 0, "points": [[500, 1]]}]}]},
+            [],
+            "is outside the 160x120",
+        ),
+        (
+            {"objects": [{"id": 1, "prompts": [{"frame": 0, "box": [1, 1, 5, 5]}]}]},
+            ["--export", "png:x"],
+            "png",
+        ),
+        (
+            {"objects": [{"id": 1, "prompts": [{"frame": 0, "box": [1, 1, 5, 5]}]}]},
+            ["--frames", "7:9"],
+            "B <= 4",
+        ),
+        (
+            {"objects": [{"id": 1, "prompts": [{"frame": 0, "box": [1, 1, 5, 5]}]}]},
+            ["--device", "cuda:3"],
+            "CUDA",
+        ),
+        (
+            {"objects": [{"id": 1, "prompts": [{"frame": 0, "box": [1, 1, 5, 5]}]}]},
+            ["--checkpoint", "absent.pt"],
+            "absent.pt: checkpoint file not found",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path,
+    clip: Path,
+    capsys: pytest.CaptureFixture[str],
+    prompts: object,
+    extra: list[str],
+    problem: str,
+) -> None:
+    path = tmp_path / "prompts.json"
+    if prompts is not None:
+        path.write_text(prompts if isinstance(prompts, str) else json.dumps(prompts))
+    assert main(["track", str(clip), "--prompts", str(path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sam2tui: ") and err.count("\n") == 1 and problem in err, err
+
+
+def test_missing_video_exits_2_without_traceback(tmp_path: Path) -> None:
+    done = track(tmp_path / "absent.mp4", "--prompts", tmp_path / "p.json")
+    assert done.returncode == 2
+    assert (
+        done.stderr.startswith("sam2tui: ") and done.stderr.count("\n") == 1 and "absent.mp4" in done.stderr
+    )

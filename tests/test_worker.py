@@ -1,0 +1,261 @@
+"""EngineWorker with a scripted tracker: ordering, commit-before-event, cancel, failures, throttling."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sam2tui.engine.tracker import (
+    CancelToken,
+    ClearPrompt,
+    EngineFailed,
+    Event,
+    FrameResults,
+    Idle,
+    LoadModel,
+    ModelLoading,
+    ModelReady,
+    ModelSpec,
+    OpenVideo,
+    Progress,
+    Propagate,
+    PropagationDone,
+    RemoveObject,
+    Replay,
+    SetPrompt,
+)
+from sam2tui.engine.worker import EngineWorker, failure_message, frames_to_track
+from sam2tui.errors import EngineError
+from sam2tui.session.model import Direction, FramePrompt, FrameResult
+from sam2tui.session.store import SessionStore
+from sam2tui.video import VideoSource
+from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.scripted_tracker import ScriptedTracker
+
+FRAMES = 12
+
+
+class FailingTracker(ScriptedTracker):
+    """Raises while propagating, on frame `fail_at`, once."""
+
+    def __init__(self, fail_at: int, error: Exception) -> None:
+        super().__init__()
+        self.fail_at, self.error = fail_at, error
+
+    def propagate(
+        self,
+        start: int,
+        direction: Direction,
+        max_frames: int | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[list[FrameResult]]:
+        for results in super().propagate(start, direction, max_frames, cancel):
+            if results and results[0].frame == self.fail_at and self.error is not None:
+                error, self.error = self.error, None
+                raise error
+            yield results
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, tracker: ScriptedTracker) -> None:
+        folder = write_jpeg_folder(tmp_path / "frames", clip_frames(FRAMES, (64, 48)))
+        with VideoSource.open(folder) as video:
+            fingerprint = video.fingerprint()
+        self.folder = folder
+        self.store = SessionStore.open(tmp_path / "s.sam2tui", fingerprint)
+        self.store.add_object()
+        self.store.add_object()
+        self.tracker = tracker
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.specs: list[ModelSpec] = []
+        self.committed_before_event: list[bool] = []
+        self.worker = EngineWorker(self.factory, self.store, self.on_event)
+        self.worker.start()
+
+    def factory(self, spec: ModelSpec, progress: Any) -> ScriptedTracker:
+        self.specs.append(spec)
+        progress("loading", 0.5)
+        return self.tracker
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, FrameResults) and event.results:
+            stored = self.store.results(frame=event.frame)
+            self.committed_before_event.append(all(r in stored for r in event.results))
+        self.events.put(event)
+
+    def until_idle(self, timeout: float = 10) -> list[Event]:
+        seen = []
+        while True:
+            event = self.events.get(timeout=timeout)
+            seen.append(event)
+            if isinstance(event, Idle):
+                return seen
+
+    def ready(self) -> None:
+        self.worker.submit(OpenVideo(self.folder))
+        self.worker.submit(LoadModel(ModelSpec(image_size=256)))
+        self.worker.submit(SetPrompt(FramePrompt(2, 1, points=((20.0, 20.0),), labels=(1,))))
+        self.until_idle()
+
+    def close(self) -> None:
+        self.worker.stop(timeout=10)
+        self.store.close()
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path, ScriptedTracker())
+    yield h
+    h.close()
+
+
+def test_load_open_prompt_propagate_commits_before_each_event(harness: Harness) -> None:
+    harness.ready()
+    harness.worker.submit(Propagate(2, Direction.BOTH))
+    events = harness.until_idle()
+    frames = [e.frame for e in events if isinstance(e, FrameResults)]
+    assert frames == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 0]
+    done = [e for e in events if isinstance(e, PropagationDone)]
+    assert done == [PropagationDone(FRAMES, cancelled=False)]
+    assert all(harness.committed_before_event) and len(harness.committed_before_event) == FRAMES + 1
+    assert harness.store.tracked_frames() == list(range(FRAMES))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].done == progress[-1].total == FRAMES
+    assert harness.tracker.thread_ids == {harness.worker._thread.ident}  # type: ignore[union-attr]
+
+
+def test_model_loading_events_and_ready(harness: Harness) -> None:
+    harness.worker.submit(LoadModel(ModelSpec("sam2.1-small", image_size=512)))
+    events = harness.until_idle()
+    assert harness.specs == [ModelSpec("sam2.1-small", image_size=512)]
+    assert ModelLoading("loading", 0.5) in events
+    assert ModelReady("scripted", "cpu") in events
+
+
+def test_commands_before_a_model_fail_cleanly(harness: Harness) -> None:
+    harness.worker.submit(SetPrompt(FramePrompt(0, 1, points=((5.0, 5.0),), labels=(1,))))
+    events = harness.until_idle()
+    assert events[0] == EngineFailed("no model is loaded yet", "SetPrompt")
+
+
+def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Path) -> None:
+    h = Harness(tmp_path, ScriptedTracker(delay=0.05))
+    try:
+        h.ready()
+        h.worker.submit(Propagate(0, Direction.FORWARD))
+        h.worker.submit(Propagate(5, Direction.BACKWARD))
+        h.worker.submit(RemoveObject(2))
+        first = h.events.get(timeout=10)
+        assert isinstance(first, FrameResults) and first.frame == 0
+        h.worker.cancel()
+        events = [first, *h.until_idle()]
+        done = [e for e in events if isinstance(e, PropagationDone)]
+        assert len(done) == 1 and done[0].cancelled and 1 <= done[0].frames_done < FRAMES
+        propagated = [e.frame for e in events if isinstance(e, FrameResults)]
+        assert propagated == list(range(done[0].frames_done))
+        assert set(h.store.tracked_frames()) == {*propagated, 2}  # the finished frames are kept
+        calls = [c[0] for c in h.tracker.calls]
+        assert calls.count("propagate") == 1 and calls[-1] == "remove_object"  # other commands still run
+        assert not h.worker.busy
+    finally:
+        h.close()
+
+
+def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FailingTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
+    try:
+        h.ready()
+        h.worker.submit(Propagate(0, Direction.FORWARD))
+        events = h.until_idle()
+        failed = [e for e in events if isinstance(e, EngineFailed)]
+        assert failed == [EngineFailed("RuntimeError: boom", "Propagate")]
+        assert not any(isinstance(e, PropagationDone) for e in events)
+        assert h.store.tracked_frames() == [0, 1, 2, 3]
+        h.worker.submit(Propagate(0, Direction.FORWARD))  # still usable; the error was once
+        events = h.until_idle()
+        assert PropagationDone(FRAMES, False) in events
+        assert h.store.tracked_frames() == list(range(FRAMES))
+    finally:
+        h.close()
+
+
+def test_out_of_memory_message_names_the_frame(tmp_path: Path) -> None:
+    class OutOfMemoryError(RuntimeError):
+        pass
+
+    h = Harness(tmp_path, FailingTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
+    try:
+        h.ready()
+        h.worker.submit(Propagate(0, Direction.FORWARD))
+        failed = [e for e in h.until_idle() if isinstance(e, EngineFailed)]
+        assert (
+            failed[0].message == "out of GPU memory at frame 3; try --model sam2.1-tiny or --image-size 512"
+        )
+    finally:
+        h.close()
+
+
+def test_replay_restarts_and_commits_prompted_frames(harness: Harness) -> None:
+    harness.ready()
+    prompts = (
+        FramePrompt(1, 1, points=((10.0, 10.0),), labels=(1,)),
+        FramePrompt(6, 2, box=(5.0, 5.0, 30.0, 30.0)),
+    )
+    harness.worker.submit(Replay(prompts))
+    events = harness.until_idle()
+    replayed = [(e.frame, e.source) for e in events if isinstance(e, FrameResults)]
+    assert replayed == [(1, "replay"), (6, "replay")]
+    assert [c[0] for c in harness.tracker.calls[-3:]] == ["start", "set_prompt", "set_prompt"]
+    assert {r.obj_id for r in harness.store.results(frame=6)} == {1, 2}
+
+
+def test_clear_prompt_deletes_what_the_tracker_no_longer_has(harness: Harness) -> None:
+    harness.ready()
+    assert harness.store.results(frame=2, obj_id=1)
+    harness.worker.submit(ClearPrompt(2, 1))
+    events = harness.until_idle()
+    assert FrameResults(2, (), "prompt") in events
+    assert harness.store.results(frame=2, obj_id=1) == []
+
+
+def test_progress_is_throttled(tmp_path: Path) -> None:
+    h = Harness(tmp_path, ScriptedTracker(delay=0.03))
+    try:
+        h.ready()
+        h.worker.submit(Propagate(0, Direction.FORWARD))
+        progress = [e for e in h.until_idle() if isinstance(e, Progress)]
+        # 12 frames in ~0.36 s: about 4 reports (every 0.1 s) plus the last, never one per frame
+        assert 2 <= len(progress) < FRAMES and progress[-1].done == FRAMES
+    finally:
+        h.close()
+
+
+def test_listener_errors_do_not_stop_the_worker(tmp_path: Path) -> None:
+    h = Harness(tmp_path, ScriptedTracker())
+    calls = threading.Event()
+
+    def explode(event: Event) -> None:
+        h.events.put(event)
+        calls.set()
+        raise ValueError("listener bug")
+
+    h.worker._on_event = explode  # type: ignore[method-assign]
+    try:
+        h.ready()
+        assert calls.is_set()
+    finally:
+        h.close()
+
+
+def test_frames_to_track_and_failure_message() -> None:
+    assert frames_to_track(3, Direction.FORWARD, None, 10) == 7
+    assert frames_to_track(3, Direction.BACKWARD, None, 10) == 4
+    assert frames_to_track(3, Direction.BOTH, None, 10) == 10
+    assert frames_to_track(3, Direction.BOTH, 2, 10) == 3
+    assert failure_message(EngineError("no video")) == "no video"
+    assert failure_message(KeyError("x")) == "KeyError: 'x'"
