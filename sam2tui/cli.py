@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import platformdirs
 
 from sam2tui import __version__
 from sam2tui.errors import Sam2TuiError
@@ -51,7 +57,7 @@ USAGE = """sam2tui VIDEO [options]            label a video in the terminal
 def build_parser(name: str) -> tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]:
     sub = SUBCOMMANDS[name]
     prog = "sam2tui" if name == "annotate" else f"sam2tui {name}"
-    parser = argparse.ArgumentParser(prog=prog, description=sub.help)
+    parser = OneLineParser(prog=prog, description=sub.help)
     add_arguments, run = sub.functions()
     add_arguments(parser)
     return parser, run
@@ -65,6 +71,40 @@ def print_overview() -> None:
     print("\n`sam2tui COMMAND --help` describes each command's options.")
 
 
+def log_path() -> Path:
+    """sam2tui.log in the user state directory ($SAM2TUI_STATE_DIR overrides it)."""
+    override = os.environ.get("SAM2TUI_STATE_DIR")
+    folder = Path(override).expanduser() if override else Path(platformdirs.user_state_dir("sam2tui"))
+    return folder / "sam2tui.log"
+
+
+def configure_logging() -> None:
+    """Send log records (engine failures with their tracebacks, a lost terminal) to the log file.
+
+    Never to stderr: the user sees one line per problem, the log keeps the details. Logging must not
+    itself fail a run (a read-only home, a full disk), hence the NullHandler fallback.
+    """
+    logging.raiseExceptions = False
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    try:
+        path = log_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    except OSError:
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are one line, like every other error of the tool (usage stays on --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "" for the app, "track" for `sam2tui track`
+        self.exit(2, f"sam2tui: {command + ': ' if command else ''}{message} (see --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -73,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[0] == "--version":
         print(f"sam2tui {__version__}")
         return 0
+    configure_logging()
     name = args[0] if args[0] in SUBCOMMANDS else "annotate"
     if name == args[0]:
         args = args[1:]

@@ -22,15 +22,16 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from sam2tui.engine.checkpoints import DEFAULT_MODEL, MODELS, resolve_checkpoint
+from sam2tui.engine.checkpoints import resolve_checkpoint
 from sam2tui.engine.device import resolve_device
+from sam2tui.engine.options import add_model_arguments, model_spec, sam2_tracker, tracker_factory
 from sam2tui.engine.prompts_file import PromptsFile, load_prompts
 from sam2tui.engine.tracker import (
     EngineFailed,
@@ -40,13 +41,11 @@ from sam2tui.engine.tracker import (
     LoadModel,
     ModelSpec,
     OpenVideo,
-    ProgressFn,
     Propagate,
     Replay,
-    Tracker,
 )
-from sam2tui.engine.worker import EngineWorker
-from sam2tui.errors import PromptsError
+from sam2tui.engine.worker import EngineWorker, TrackerFactory
+from sam2tui.errors import PromptsError, Sam2TuiError
 from sam2tui.export import export_session, parse_export_target
 from sam2tui.session.model import Direction
 from sam2tui.session.store import SessionStore, default_session_path
@@ -60,18 +59,7 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prompts", type=Path, required=True, metavar="FILE", help="prompts JSON (see the README)"
     )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        choices=list(MODELS),
-        metavar="NAME",
-        help=f"SAM 2 model: {', '.join(MODELS)} (default {DEFAULT_MODEL})",
-    )
-    parser.add_argument("--checkpoint", type=Path, metavar="FILE", help="a local checkpoint file of --model")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument(
-        "--image-size", type=_image_size, default=1024, metavar="PX", help="model input size (default 1024)"
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--direction",
         choices=[d.value for d in Direction],
@@ -91,19 +79,10 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _image_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value % 32 or not 64 <= value <= 4096:
-        raise argparse.ArgumentTypeError(f"{value} is not a multiple of 32 between 64 and 4096")
-    return value
-
-
 def run_track(args: argparse.Namespace) -> int:
     targets = [parse_export_target(text) for text in args.export]
-    spec = ModelSpec(args.model, args.checkpoint, args.device, args.image_size)
+    spec = model_spec(args)
+    factory = tracker_factory()
     resolve_device(spec.device)  # a bad --device is bad input, found before anything is loaded
     with VideoSource.open(args.video) as video:
         prompts = load_prompts(args.prompts, width=video.width, height=video.height, frame_count=len(video))
@@ -112,9 +91,10 @@ def run_track(args: argparse.Namespace) -> int:
         session = args.session or default_session_path(video.path, video.fingerprint())
         with SessionStore.open(session, video.fingerprint()) as store:
             merge_prompts(store, prompts)
-            resolve_checkpoint(spec, download=True)  # downloads here, with its own progress bar
+            if factory is sam2_tracker:
+                resolve_checkpoint(spec, download=True)  # downloads here, with its own progress bar
             plan = Plan.load(store, spec, Direction(args.direction), first, last)
-            status = _Run(store, spec, video.path).track(plan)
+            status = _Run(store, spec, video.path, factory).track(plan)
             if status != 0:
                 return status
             for fmt, out in targets:
@@ -197,12 +177,6 @@ def prompts_revision(store: SessionStore, spec: ModelSpec) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _make_tracker(spec: ModelSpec, progress: ProgressFn) -> Tracker:
-    from sam2tui.engine.sam2_tracker import Sam2Tracker  # torch and sam2 load here, in the worker
-
-    return Sam2Tracker(spec)
-
-
 class _Failed(Exception):
     pass
 
@@ -210,10 +184,12 @@ class _Failed(Exception):
 class _Run:
     """Drives an EngineWorker from the main thread; Ctrl+C cancels after the frame being computed."""
 
-    def __init__(self, store: SessionStore, spec: ModelSpec, video_path: Path) -> None:
+    def __init__(
+        self, store: SessionStore, spec: ModelSpec, video_path: Path, factory: TrackerFactory
+    ) -> None:
         self.store, self.spec, self.video_path = store, spec, video_path
         self.events: queue.Queue[Event] = queue.Queue()
-        self.worker = EngineWorker(_make_tracker, store, self.events.put)
+        self.worker = EngineWorker(factory, store, self.events.put)
         self.interrupted = False
         self.bar: Any = None
         self.plan: Plan | None = None
@@ -241,13 +217,15 @@ class _Run:
                     self.command = command
                     self._do(command)
         except _Failed as failure:
+            self._close_bar()  # so that the message gets a line of its own
             print(f"sam2tui: {failure}", file=sys.stderr)
             return 1
         finally:
-            if self.bar is not None:
-                self.bar.close()
+            self._close_bar()
             self.worker.stop(timeout=30)
-            plan.save(self.store)  # also on a second Ctrl+C: the next run continues from here
+            # Also on a second Ctrl+C; an error saving it (a full disk) must not hide the one reported.
+            with suppress(Sam2TuiError):
+                plan.save(self.store)
         if self.interrupted:
             done = [f for f in (plan.forward, plan.backward) if f is not None]
             reached = f" (reached frame {', '.join(map(str, done))})" if done else ""
@@ -272,9 +250,15 @@ class _Run:
             if isinstance(event, FrameResults) and event.source == "propagate":
                 assert self.plan is not None and self.command is not None
                 self.plan.record(self.command, event.frame)
+                self.plan.save(self.store)  # per frame: a killed run continues from its last frame
                 self.bar.update(1)
             if isinstance(event, Idle):
                 return
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     @contextmanager
     def _sigint_cancels(self) -> Iterator[None]:

@@ -1,0 +1,82 @@
+"""What the app and `sam2tui track` share about the model: its command-line options and the tracker they build.
+
+Testing hook: `SAM2TUI_TEST_TRACKER=package.module:factory` builds the tracker with that factory (called as
+`factory(spec, progress)`) instead of SAM 2, in the app and in `track` alike; the tmux and reliability
+tests use `tests.scripted_tracker:make_tracker`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from pathlib import Path
+
+from sam2tui.engine.checkpoints import DEFAULT_MODEL, MODELS, model_info
+from sam2tui.engine.tracker import ModelSpec, ProgressFn, Tracker
+from sam2tui.engine.worker import TrackerFactory
+from sam2tui.errors import CheckpointError, InputError
+
+TEST_TRACKER_ENV = "SAM2TUI_TEST_TRACKER"
+
+
+def parse_image_size(text: str) -> int:
+    """`--image-size`: a multiple of 32 from 64 to 4096 (SAM 2's backbone works in 32-pixel strides)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value % 32 or not 64 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"{value} is not a multiple of 32 between 64 and 4096")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --checkpoint, --device, --image-size: the same in the app and in `track`."""
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=list(MODELS),
+        metavar="NAME",
+        help=f"SAM 2 model: {', '.join(MODELS)} (default {DEFAULT_MODEL}; see `sam2tui models`)",
+    )
+    parser.add_argument("--checkpoint", type=Path, metavar="FILE", help="a local checkpoint file of --model")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--image-size",
+        type=parse_image_size,
+        default=1024,
+        metavar="PX",
+        help="the model's input size, a multiple of 32 (default 1024; 512 or 256 are faster and coarser)",
+    )
+
+
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The ModelSpec of parsed model arguments; a missing --checkpoint file fails here, before any work."""
+    spec = ModelSpec(args.model, args.checkpoint, args.device, args.image_size)
+    model_info(spec.name)
+    if spec.checkpoint is not None and not Path(spec.checkpoint).expanduser().is_file():
+        raise CheckpointError(spec.checkpoint, "checkpoint file not found")
+    return spec
+
+
+def sam2_tracker(spec: ModelSpec, progress: ProgressFn) -> Tracker:
+    """The real tracker; imported on the engine's thread so torch and sam2 load off the caller's thread."""
+    from sam2tui.engine.sam2_tracker import Sam2Tracker
+
+    return Sam2Tracker(spec, progress)
+
+
+def tracker_factory() -> TrackerFactory:
+    """SAM 2, unless the testing hook names another factory."""
+    target = os.environ.get(TEST_TRACKER_ENV)
+    if not target:
+        return sam2_tracker
+    module_name, _, attribute = target.partition(":")
+    try:
+        factory: TrackerFactory = getattr(importlib.import_module(module_name), attribute or "make_tracker")
+    except (ImportError, AttributeError) as error:
+        raise InputError(
+            TEST_TRACKER_ENV, f"cannot import the tracker factory {target!r} ({error})"
+        ) from None
+    return factory

@@ -1,0 +1,553 @@
+"""The annotation logic between the session, its history, the engine worker and the UI (no Textual).
+
+The UI calls one method per user action and one per engine event; the controller edits the session
+through `History`, sends commands to the engine, and keeps what the widgets show (`view`, `model`,
+`propagation`, `pending`, per-object lanes) up to date. Every method returns quickly: the model runs on
+the worker's thread and frames are decoded by the UI's own thread worker.
+
+Rules it enforces:
+- While a propagation runs, edits (prompts, objects, undo/redo) and a second propagation are refused with
+  a one-line reason in `notice` (escape cancels; what was tracked is kept). Navigation stays free.
+- A correction is a prompt edit of object O on frame f where O already has results on other frames
+  (`correction_spans` is not empty). The engine answers the edit at once (the mask on f); re-tracking
+  the affected span waits for `r`, so several clicks on the frame cost one re-propagation.
+  `p`, `f` and `F` supersede pending corrections.
+- A user action whose session write fails (a full or read-only disk) changes nothing, says why in
+  `notice` and through `alert`, and the app keeps running: what was saved before stays saved.
+- Undo/redo go through `History`, then `Replay` rebuilds the tracker from the stored prompts; a prompt
+  edit undone on an already-tracked frame becomes a pending correction like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
+
+from sam2tui.engine.tracker import (
+    ClearPrompt,
+    Command,
+    EngineFailed,
+    Event,
+    FrameResults,
+    Idle,
+    ModelLoading,
+    ModelReady,
+    Progress,
+    Propagate,
+    PropagationDone,
+    RemoveObject,
+    Replay,
+    SetPrompt,
+)
+from sam2tui.engine.worker import frames_to_track
+from sam2tui.errors import Sam2TuiError
+from sam2tui.session.history import Edit, History
+from sam2tui.session.model import (
+    BoxCorners,
+    Color,
+    Direction,
+    FramePrompt,
+    FrameResult,
+    Prompt,
+    ReviewThresholds,
+    TrackedObject,
+)
+from sam2tui.session.review import Flag, FrameState, flags, frame_states, next_flagged
+from sam2tui.session.spans import Span, correction_spans
+from sam2tui.session.store import SessionStore
+from sam2tui.tui.state import Lane, ModelStatus, PendingCorrection, PropagationStatus, ViewState
+
+FLAGGED = (FrameState.LOST, FrameState.DOUBTFUL)
+
+
+class Engine(Protocol):
+    """What the controller needs of the engine worker."""
+
+    def submit(self, command: Command) -> None: ...
+
+    def cancel(self) -> None: ...
+
+    @property
+    def busy(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an engine event changed, so that the UI redraws only that (the status is always cheap)."""
+
+    lanes: bool = False  # results or states of some frames: the timeline must be redrawn
+
+
+Action = TypeVar("Action", bound=Callable[..., Any])
+
+
+def saves(action: Action) -> Action:
+    """Mark a user action that writes to the session: a failed write is reported, never raised."""
+
+    @functools.wraps(action)
+    def guarded(self: AnnotationController, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(self, *args, **kwargs)
+        except Sam2TuiError as error:
+            self.notice = f"not saved: {error}"
+            self.alert(self.notice)
+            return None
+
+    return cast(Action, guarded)
+
+
+class AnnotationController:
+    def __init__(
+        self,
+        store: SessionStore,
+        history: History,
+        frame_count: int,
+        engine: Engine,
+        *,
+        thresholds: ReviewThresholds,
+        propagation_window: int = 30,
+        palette: Sequence[Color] = (),
+        alert: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.store = store
+        self.alert = alert  # tells the user of a failure louder than the status bar (the app: notify)
+        self.history = history
+        self.frame_count = frame_count
+        self.engine = engine
+        self.thresholds = thresholds
+        self.propagation_window = propagation_window
+        self.palette = tuple(palette)
+        self.view = ViewState()
+        self.model = ModelStatus()
+        self.propagation = PropagationStatus()
+        self.pending: dict[tuple[int, int], PendingCorrection] = {}  # (obj_id, frame) ->
+        self.notice = ""  # the latest one-line message for the status bar
+        self._objects: list[TrackedObject] = []
+        self._results: dict[int, dict[int, FrameResult]] = {}
+        self._lanes: dict[int, Lane] = {}
+        self._reload_objects()
+        self.view.selected = self._objects[0].obj_id if self._objects else None
+
+    # ---- queries ----
+
+    def objects(self) -> list[TrackedObject]:
+        return list(self._objects)
+
+    def object(self, obj_id: int | None) -> TrackedObject | None:
+        return next((obj for obj in self._objects if obj.obj_id == obj_id), None)
+
+    @property
+    def selected(self) -> TrackedObject | None:
+        return self.object(self.view.selected)
+
+    @property
+    def busy(self) -> bool:
+        return self.propagation.running
+
+    @property
+    def last_class(self) -> str:
+        """The class of the newest object: the default for the next one."""
+        return self._objects[-1].class_name if self._objects else "object"
+
+    def results_on(self, frame: int) -> list[FrameResult]:
+        return [r for obj in self._objects if (r := self._results.get(obj.obj_id, {}).get(frame)) is not None]
+
+    def result(self, frame: int, obj_id: int) -> FrameResult | None:
+        return self._results.get(obj_id, {}).get(frame)
+
+    def prompts_on(self, frame: int) -> list[Prompt]:
+        return self.store.prompts(frame=frame)
+
+    def lane(self, obj_id: int) -> Lane:
+        return self._lanes[obj_id]
+
+    def flag_at(self, frame: int, obj_id: int | None = None) -> Flag | None:
+        """Why `frame` is flagged for the object (default: the selected one; else any object)."""
+        candidates = [obj_id] if obj_id is not None else self._flag_order()
+        for oid in candidates:
+            if oid not in self._lanes or self._lanes[oid].states[frame] not in FLAGGED:
+                continue
+            window = {f: r for f in (frame - 1, frame) if (r := self.result(f, oid)) is not None}
+            found = [
+                flag for flag in flags(window, self.frame_count, self.thresholds, oid) if flag.start <= frame
+            ]
+            if found:
+                return dataclasses.replace(found[-1], start=frame, end=frame)
+        return None
+
+    def _flag_order(self) -> list[int]:
+        ids = [obj.obj_id for obj in self._objects]
+        if self.view.selected in ids:
+            ids.remove(self.view.selected)
+            ids.insert(0, self.view.selected)
+        return ids
+
+    # ---- navigation ----
+
+    def seek(self, frame: int) -> int:
+        """Go to `frame` (clamped); the user took over, so the view stops following propagation."""
+        self.view.frame = max(0, min(self.frame_count - 1, frame))
+        self.view.follow_propagation = False
+        return self.view.frame
+
+    def step(self, delta: int) -> int:
+        return self.seek(self.view.frame + delta)
+
+    def next_flagged(self, forward: bool, all_objects: bool) -> Flag | None:
+        """Seek to the start of the next (previous) lost or doubtful run and select its object; None when
+        there is none.
+
+        Over all objects the runs are in (start frame, object id) order and the place is (frame, selected
+        object), so repeated presses visit every object's run, also several runs starting on one frame.
+        """
+        if all_objects:
+            found = self._next_run_of_any(forward)
+        elif self.view.selected in self._lanes:
+            found = next_flagged(self._flag_runs(self.view.selected), self.view.frame, forward)
+        else:
+            found = None
+        if found is None:
+            who = "any object" if all_objects else "this object"
+            self.notice = f"no {'later' if forward else 'earlier'} lost or doubtful frame for {who}"
+            return None
+        self.seek(found.start)
+        self.view.selected = found.obj_id
+        return found
+
+    def _next_run_of_any(self, forward: bool) -> Flag | None:
+        runs = sorted(
+            (run for obj in self._objects for run in self._flag_runs(obj.obj_id)),
+            key=lambda run: (run.start, run.obj_id),
+        )
+        # No selection sorts before every object on its frame.
+        here = (self.view.frame, self.view.selected if self.view.selected is not None else 0)
+        if forward:
+            return next((run for run in runs if (run.start, run.obj_id) > here), None)
+        return next((run for run in reversed(runs) if (run.start, run.obj_id) < here), None)
+
+    def _flag_runs(self, obj_id: int) -> list[Flag]:
+        """Runs of consecutive flagged frames of one object (from the cached lane: no mask maths)."""
+        runs: list[Flag] = []
+        states = self._lanes[obj_id].states
+        for frame, state in enumerate(states):
+            if state not in FLAGGED:
+                continue
+            if runs and runs[-1].end == frame - 1 and runs[-1].state is state:
+                runs[-1] = dataclasses.replace(runs[-1], end=frame)
+            else:
+                runs.append(Flag(obj_id, frame, frame, state, state.value))
+        return runs
+
+    # ---- objects ----
+
+    def select(self, obj_id: int) -> bool:
+        if self.object(obj_id) is None:
+            self.notice = f"no object {obj_id} (n makes a new one)"
+            return False
+        self.view.selected = obj_id
+        return True
+
+    @saves
+    def new_object(self, name: str | None = None, class_name: str | None = None) -> TrackedObject | None:
+        if self._refuse_while_busy("add an object"):
+            return None
+        obj, _ = self.history.add_object(name or None, class_name or self.last_class)
+        obj = self._apply_palette(obj)
+        self._reload_objects()
+        self.view.selected = obj.obj_id
+        self.notice = f"new object {obj.obj_id}: {obj.name} ({obj.class_name})"
+        return obj
+
+    def _apply_palette(self, obj: TrackedObject) -> TrackedObject:
+        if not self.palette:
+            return obj
+        colour = self.palette[(obj.obj_id - 1) % len(self.palette)]
+        if colour != obj.color:
+            obj = dataclasses.replace(obj, color=colour)
+            self.store.update_object(obj)
+        return obj
+
+    @saves
+    def remove_object(self, obj_id: int) -> bool:
+        if self._refuse_while_busy("remove an object") or self.object(obj_id) is None:
+            return False
+        self.history.remove_object(obj_id)
+        self.engine.submit(RemoveObject(obj_id))
+        self._forget(obj_id)
+        self.notice = f"removed object {obj_id} (u undoes)"
+        return True
+
+    def _forget(self, obj_id: int) -> None:
+        self._reload_objects()
+        self.pending = {key: p for key, p in self.pending.items() if key[0] != obj_id}
+        if self.view.selected == obj_id:
+            self.view.selected = self._objects[0].obj_id if self._objects else None
+
+    # ---- prompts ----
+
+    def toggle_label(self) -> bool:
+        self.view.positive = not self.view.positive
+        return self.view.positive
+
+    def click(self, x: float, y: float, positive: bool | None = None) -> bool:
+        """A point on the current frame for the selected object (object 1 is made on the first click)."""
+        label = self.view.positive if positive is None else positive
+        return self._add_prompt(lambda frame, oid: Prompt.click(frame, oid, x, y, label))
+
+    def draw_box(self, box: BoxCorners) -> bool:
+        return self._add_prompt(lambda frame, oid: Prompt.rectangle(frame, oid, box))
+
+    @saves
+    def _add_prompt(self, make: Callable[[int, int], Prompt]) -> bool:
+        if self._refuse_while_busy("prompt"):
+            return False
+        obj = self.selected or (self._objects[0] if self._objects else self.new_object())
+        if obj is None:
+            return False
+        self.view.selected = obj.obj_id
+        self.history.add_prompt(make(self.view.frame, obj.obj_id))
+        self._prompts_changed(self.view.frame, obj.obj_id)
+        return True
+
+    @saves
+    def clear_frame(self) -> bool:
+        """Remove the selected object's prompts on the current frame."""
+        obj = self.selected
+        if obj is None or self._refuse_while_busy("clear prompts"):
+            return False
+        frame = self.view.frame
+        if not self.store.prompts(frame=frame, obj_id=obj.obj_id):
+            self.notice = f"object {obj.obj_id} has no prompts on frame {frame}"
+            return False
+        self.history.clear_prompts(frame, obj.obj_id)
+        self._prompts_changed(frame, obj.obj_id)
+        return True
+
+    def _prompts_changed(self, frame: int, obj_id: int) -> None:
+        prompt = FramePrompt.collect(frame, obj_id, self.store.prompts(frame=frame, obj_id=obj_id))
+        if prompt.is_empty:
+            self._drop_result(frame, obj_id)  # before the engine may store a fresh one there
+            self.engine.submit(ClearPrompt(frame, obj_id))
+        else:
+            self.engine.submit(SetPrompt(prompt))
+        self._refresh_prompted(obj_id)
+        self._note_correction(frame, obj_id)
+
+    def _drop_result(self, frame: int, obj_id: int) -> None:
+        """The result on a frame whose prompts were removed is stale until re-tracked."""
+        if self._results.get(obj_id, {}).pop(frame, None) is not None:
+            self.store.delete_results(obj_id=obj_id, frames=[frame])
+            self._refresh_states(obj_id, [frame])
+
+    def _note_correction(self, frame: int, obj_id: int) -> None:
+        spans = self._spans(obj_id, frame)
+        if spans:
+            self.pending[(obj_id, frame)] = PendingCorrection(obj_id, frame, spans)
+        else:
+            self.pending.pop((obj_id, frame), None)
+
+    def pending_hint(self) -> str:
+        """The status-bar offer to re-propagate corrections: the latest span, and how many more."""
+        if not self.pending or self.busy:
+            return ""
+        latest = list(self.pending.values())[-1]
+        more = f" and {len(self.pending) - 1} more" if len(self.pending) > 1 else ""
+        return f"r re-propagates the corrected span ({latest.describe()}{more})"
+
+    def _spans(self, obj_id: int, frame: int) -> tuple[Span, ...]:
+        tracked = self._results.get(obj_id, {}).keys()
+        return tuple(correction_spans(frame, sorted(self._lanes[obj_id].prompted), tracked))
+
+    # ---- propagation ----
+
+    def propagate(self, direction: Direction = Direction.BOTH, window: bool = False) -> bool:
+        """Track from the current frame: both ways over the video, or `propagation_window` frames one way."""
+        if self._refuse_while_busy("start another propagation"):
+            return False
+        if not any(lane.prompted for lane in self._lanes.values()):
+            self.notice = "nothing to propagate: click on an object first"
+            return False
+        max_frames = self.propagation_window if window else None
+        self.pending.clear()
+        self._start_runs([Propagate(self.view.frame, direction, max_frames)])
+        return True
+
+    def repropagate(self) -> bool:
+        """Re-track the spans of the pending corrections (`r`)."""
+        if self._refuse_while_busy("re-propagate"):
+            return False
+        if not self.pending:
+            self.notice = "no correction to re-propagate"
+            return False
+        commands = [
+            Propagate(span.start, span.direction, span.max_frames)
+            for (obj_id, frame) in sorted(self.pending, key=lambda key: (key[1], key[0]))
+            if self.object(obj_id) is not None
+            for span in self._spans(obj_id, frame)
+        ]
+        self.pending.clear()
+        if not commands:
+            self.notice = "the corrected frames need no re-propagation any more"
+            return False
+        self._start_runs(commands)
+        return True
+
+    def _start_runs(self, commands: list[Propagate]) -> None:
+        first = commands[0]
+        total = frames_to_track(first.start, first.direction, first.max_frames, self.frame_count)
+        self.propagation = PropagationStatus(
+            running=True, total=total, runs_left=len(commands), origin=self.view.frame
+        )
+        self.view.follow_propagation = True
+        self.view.playing = False
+        for command in commands:
+            self.engine.submit(command)
+        self.notice = "propagating (escape cancels and keeps what is done)"
+
+    def cancel(self) -> bool:
+        if not self.propagation.running:
+            return False
+        self.engine.cancel()
+        self.propagation.cancelling = True
+        self.notice = "cancelling propagation"
+        if not self.engine.busy:  # it was dropped from the queue before it began: no event will come
+            self._end_propagation("propagation cancelled before it began")
+        return True
+
+    def _refuse_while_busy(self, what: str) -> bool:
+        if self.propagation.running:
+            self.notice = f"cannot {what} while propagating (escape cancels and keeps what is done)"
+            return True
+        return False
+
+    # ---- undo / redo ----
+
+    def undo(self) -> bool:
+        return self._travel(self.history.undo, "undo")
+
+    def redo(self) -> bool:
+        return self._travel(self.history.redo, "redo")
+
+    @saves
+    def _travel(self, step: Callable[[], Edit | None], what: str) -> bool:
+        if self._refuse_while_busy(what):
+            return False
+        edit: Edit | None = step()
+        if edit is None:
+            self.notice = f"nothing to {what}"
+            return False
+        self._after_history(edit)
+        self.notice = f"{what}: {edit.kind.value.replace('_', ' ')} (object {edit.obj_id})"
+        return True
+
+    def _after_history(self, edit: Edit) -> None:
+        exists = any(obj.obj_id == edit.obj_id for obj in self.store.objects())
+        if not exists:
+            self.engine.submit(RemoveObject(edit.obj_id))
+            self._forget(edit.obj_id)
+            return
+        restoring = edit.obj_id not in self._lanes
+        if restoring:  # History put the object back with its prompts and results
+            self._reload_objects()
+        frame = edit.frame
+        if frame is not None and not restoring:
+            self.seek(frame)
+            if not self.store.prompts(frame=frame, obj_id=edit.obj_id):
+                self._drop_result(frame, edit.obj_id)  # before the replay may store a fresh one
+            self._refresh_prompted(edit.obj_id)
+        self.engine.submit(Replay(tuple(self.store.frame_prompts())))
+        self.view.selected = edit.obj_id
+        if frame is not None and not restoring:
+            self._note_correction(frame, edit.obj_id)
+
+    # ---- engine events ----
+
+    def apply(self, event: Event) -> Change:
+        """Take in one engine event; say what the UI must redraw."""
+        if isinstance(event, FrameResults):
+            return Change(lanes=self._take_results(event))
+        if isinstance(event, Progress):
+            self.propagation.done, self.propagation.total = event.done, event.total
+            self.propagation.frames_per_second = event.frames_per_second
+        elif isinstance(event, PropagationDone):
+            self._propagation_done(event)
+        elif isinstance(event, ModelLoading):
+            self.model.message, self.model.fraction = event.message, event.fraction
+        elif isinstance(event, ModelReady):
+            self.model = ModelStatus(ready=True, message="ready", device=event.device, model=event.model)
+        elif isinstance(event, EngineFailed):
+            self._failed(event)
+        elif isinstance(event, Idle) and self.propagation.running and self.propagation.cancelling:
+            # Nothing left in the engine's queue: cancelled runs were dropped before they began. (Without a
+            # cancel, an Idle during a propagation is a stale one, sent before the propagation was queued.)
+            self._end_propagation("propagation cancelled")
+        return Change()
+
+    def _take_results(self, event: FrameResults) -> bool:
+        """Cache the results; True when some object's lane changed."""
+        changed = False
+        for result in event.results:
+            if result.obj_id not in self._lanes:
+                continue  # removed since the engine computed it
+            self._results[result.obj_id][result.frame] = result
+            self._refresh_states(result.obj_id, [result.frame])
+            changed = True
+        if event.source == "propagate" and self.view.follow_propagation and self.propagation.running:
+            self.view.frame = event.frame
+        return changed
+
+    def _propagation_done(self, event: PropagationDone) -> None:
+        status = self.propagation
+        if not status.running:
+            return
+        status.runs_left -= 1
+        if event.cancelled:
+            self._end_propagation(f"propagation cancelled; {event.frames_done} frames kept")
+        elif status.runs_left <= 0:
+            self._end_propagation(f"propagated {event.frames_done} frames")
+
+    def _end_propagation(self, notice: str) -> None:
+        self.propagation.running = False
+        self.propagation.runs_left = 0
+        self.notice = notice
+        if self.view.follow_propagation:
+            self.view.frame = self.propagation.origin  # back to where it started, ready for review
+
+    def _failed(self, event: EngineFailed) -> None:
+        if event.command == "LoadModel":
+            self.model.error = event.message
+        if event.command == "Propagate" and self.propagation.running:
+            self._end_propagation("")
+        self.notice = f"engine: {event.message}"
+
+    # ---- caches ----
+
+    def _reload_objects(self) -> None:
+        self._objects = self.store.objects()
+        ids = {obj.obj_id for obj in self._objects}
+        for gone in set(self._lanes) - ids:
+            del self._lanes[gone]
+            self._results.pop(gone, None)
+        for obj in self._objects:
+            if obj.obj_id not in self._lanes:
+                self._results[obj.obj_id] = self.store.results_by_frame(obj.obj_id)
+                states = frame_states(self._results[obj.obj_id], self.frame_count, self.thresholds)
+                self._lanes[obj.obj_id] = Lane(states)
+                self._refresh_prompted(obj.obj_id)
+
+    def _refresh_prompted(self, obj_id: int) -> None:
+        self._lanes[obj_id].prompted = set(self.store.prompted_frames(obj_id))
+
+    def _refresh_states(self, obj_id: int, frames: list[int]) -> None:
+        """Re-judge the frames whose result changed and the frames after them (judged against them).
+
+        Only the neighbours enter `frame_states`, so one result costs O(1) mask maths, not O(frames).
+        """
+        results = self._results[obj_id]
+        states = self._lanes[obj_id].states
+        for frame in {f for changed in frames for f in (changed, changed + 1) if 0 <= f < self.frame_count}:
+            window = {f: r for f in (frame - 1, frame) if (r := results.get(f)) is not None}
+            states[frame] = frame_states(window, self.frame_count, self.thresholds)[frame]

@@ -1,0 +1,1 @@
+"""Turning composed RGB canvases into terminal output: half blocks, Sixel, kitty graphics."""

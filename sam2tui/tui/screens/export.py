@@ -1,0 +1,202 @@
+"""`e`: choose formats, frames, objects and a folder; the export runs in a thread with a progress bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
+
+from sam2tui.errors import Sam2TuiError
+from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
+from sam2tui.session.model import TrackedObject
+from sam2tui.session.store import SessionStore
+from sam2tui.video import VideoSource
+
+PROGRESS_INTERVAL = 0.1  # seconds between progress updates sent to the UI thread
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    formats: tuple[str, ...]
+    folder: Path
+    options: ExportOptions
+
+    def targets(self) -> list[tuple[str, Path]]:
+        """Each format's target inside the folder (coco.json, mot/, yolo/, ...)."""
+        return [(fmt, self.folder / REGISTRY[fmt].default_name) for fmt in self.formats]
+
+
+def default_export_folder(video_path: Path) -> Path:
+    """`<video stem>_export/` beside the video (or frame folder)."""
+    return video_path.parent / f"{video_path.stem}_export"
+
+
+def run_export(
+    store: SessionStore,
+    video: VideoSource,
+    request: ExportRequest,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Path]:
+    """Write every chosen format; `progress(fmt, done, total)` is called as it goes. Raises Sam2TuiError."""
+    written: list[Path] = []
+    for fmt, target in request.targets():
+        written += export_session(
+            store,
+            fmt,
+            target,
+            video=video if REGISTRY[fmt].needs_video else None,
+            options=request.options,
+            progress=None if progress is None else partial(progress, fmt),
+        )
+    return written
+
+
+@dataclass(frozen=True)
+class ExportDone:
+    folder: Path
+    written: list[Path]
+
+
+class ExportScreen(ModalScreen[ExportDone | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close", id="export.close")]
+
+    def __init__(
+        self, store: SessionStore, video: VideoSource, objects: Sequence[TrackedObject], folder: Path
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.video = video
+        self.objects = list(objects)
+        self.folder = folder
+        self.running = False
+        self._last_progress = 0.0
+
+    def compose(self) -> ComposeResult:
+        last = len(self.video) - 1
+        with Vertical(id="export-dialog", classes="dialog"):
+            yield Static("Export", classes="title")
+            yield Label("Formats")
+            with Horizontal(classes="choices"):
+                for fmt in FORMATS:
+                    yield Checkbox(fmt, fmt == "coco", id=f"format-{fmt}")
+            yield Label("Frames (first, last, every k-th)")
+            with Horizontal(classes="frames"):
+                yield Input("0", id="frame-first", type="integer")
+                yield Input(str(last), id="frame-last", type="integer")
+                yield Input("1", id="frame-every", type="integer")
+            yield Label("Objects")
+            with VerticalScroll(classes="choices objects"):
+                for obj in self.objects:
+                    yield Checkbox(
+                        f"{obj.obj_id} {obj.name} ({obj.class_name})", True, id=f"object-{obj.obj_id}"
+                    )
+            yield Label("Folder")
+            yield Input(str(self.folder), id="export-folder")
+            yield ProgressBar(id="export-progress", show_eta=False)
+            yield Static("", id="export-status")
+            with Horizontal(classes="buttons"):
+                yield Button("Export", id="export", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#export", Button).focus()
+
+    # ---- the request ----
+
+    def request(self) -> ExportRequest:
+        """What the form says; ValueError with a one-line reason when it cannot be exported."""
+        formats = tuple(fmt for fmt in FORMATS if self.query_one(f"#format-{fmt}", Checkbox).value)
+        if not formats:
+            raise ValueError("choose at least one format")
+        try:
+            first, last, every = (
+                int(self.query_one(f"#frame-{name}", Input).value) for name in ("first", "last", "every")
+            )
+        except ValueError:
+            raise ValueError("frames must be whole numbers") from None
+        if not 0 <= first <= last < len(self.video) or every < 1:
+            raise ValueError(f"frames must satisfy 0 <= first <= last <= {len(self.video) - 1}, every >= 1")
+        chosen = frozenset(
+            o.obj_id for o in self.objects if self.query_one(f"#object-{o.obj_id}", Checkbox).value
+        )
+        if self.objects and not chosen:
+            raise ValueError("choose at least one object")
+        folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
+        if not str(folder):
+            raise ValueError("name a folder")
+        everything = chosen == {o.obj_id for o in self.objects}
+        options = ExportOptions(
+            frames=range(first, last + 1), obj_ids=None if everything else chosen, every=every
+        )
+        return ExportRequest(formats, folder, options)
+
+    # ---- running ----
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.action_close()
+        elif event.button.id == "export":
+            self.start()
+
+    def on_input_submitted(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        try:
+            request = self.request()
+        except ValueError as error:
+            self._status(str(error))
+            return
+        self.running = True
+        self.query_one("#export-dialog").add_class("-running")
+        self.query_one("#export", Button).disabled = True
+        self._status(f"exporting to {request.folder} ...")
+        self.export(request)
+
+    @work(thread=True, exclusive=True, group="export")
+    def export(self, request: ExportRequest) -> None:
+        try:
+            written = run_export(self.store, self.video, request, self._report)
+        except (Sam2TuiError, OSError) as error:
+            self.app.call_from_thread(self._failed, str(error))
+            return
+        self.app.call_from_thread(self.dismiss, ExportDone(request.folder, written))
+
+    def _report(self, fmt: str, done: int, total: int) -> None:
+        """Called on the export thread; forwards at most every PROGRESS_INTERVAL seconds (and the last)."""
+        now = time.monotonic()
+        if done < total and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        self.app.call_from_thread(self._show_progress, fmt, done, total)
+
+    def _show_progress(self, fmt: str, done: int, total: int) -> None:
+        self.query_one("#export-progress", ProgressBar).update(total=total, progress=done)
+        self._status(f"{fmt}: {done}/{total} frames")
+
+    def _failed(self, message: str) -> None:
+        self.running = False
+        self.query_one("#export-dialog").remove_class("-running")
+        self.query_one("#export", Button).disabled = False
+        self._status(f"export failed: {message}")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#export-status", Static).update(text)
+
+    def action_close(self) -> None:
+        if self.running:
+            self._status("the export is running; it will close when it is done")
+            return
+        self.dismiss(None)

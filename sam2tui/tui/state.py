@@ -1,0 +1,109 @@
+"""What the annotation UI shows, as plain values (no Textual): the controller owns them, widgets read them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sam2tui.session.review import FrameState
+from sam2tui.session.spans import Span
+from sam2tui.tui.compose import FILL_ALPHA
+
+
+@dataclass
+class Lane:
+    """One object's row of the timeline: a state per frame and the frames it was prompted on."""
+
+    states: list[FrameState]
+    prompted: set[int] = field(default_factory=set)
+
+
+@dataclass
+class ModelStatus:
+    """The engine's model: loading (with progress), ready on a device, or failed."""
+
+    ready: bool = False
+    message: str = "starting engine"
+    fraction: float | None = None
+    device: str = ""
+    model: str = ""
+    error: str = ""
+
+    def describe(self) -> str:
+        if self.error:
+            return f"engine failed: {self.error}"
+        if self.ready:
+            return f"{self.model} ready on {self.device}" if self.model else f"ready on {self.device}"
+        if self.fraction is not None:
+            return f"{self.message} {self.fraction:.0%}"
+        return self.message
+
+
+@dataclass
+class PropagationStatus:
+    """The propagation in flight: frames done of total, speed, and when it began."""
+
+    running: bool = False
+    done: int = 0
+    total: int = 0
+    frames_per_second: float = 0.0
+    runs_left: int = 0  # queued Propagate commands not yet finished (a correction may queue two)
+    origin: int = 0  # the frame the view returns to when it is done (unless the user moved)
+    cancelling: bool = False  # a cancel was asked for
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.frames_per_second <= 0 or self.total <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.frames_per_second)
+
+    def describe(self) -> str:
+        text = f"propagating {self.done}/{self.total} frames"
+        if self.frames_per_second > 0:
+            text += f", {self.frames_per_second:.1f} fps"
+        eta = self.eta_seconds
+        if eta is not None:
+            text += f", ETA {_duration(eta)}"
+        return text
+
+
+@dataclass(frozen=True)
+class PendingCorrection:
+    """A prompt edit on a frame where the object was already tracked: `r` re-propagates `spans`."""
+
+    obj_id: int
+    frame: int
+    spans: tuple[Span, ...]
+
+    def describe(self) -> str:
+        first = min(span.frames.start for span in self.spans)
+        last = max(span.frames.stop - 1 for span in self.spans)
+        return f"frames {first}-{last}"
+
+
+@dataclass
+class ViewState:
+    """Where the user is and what is shown."""
+
+    frame: int = 0
+    selected: int | None = None  # object id
+    positive: bool = True  # label of left clicks
+    show_masks: bool = True
+    show_boxes: bool = True
+    show_points: bool = True
+    mask_opacity: float = FILL_ALPHA  # of mask fills (settings.toml `mask_opacity`)
+    playing: bool = False
+    follow_propagation: bool = True  # the view shows frames as propagation delivers them
+    pointer: tuple[int, int] | None = None  # video pixel under the mouse (or the keyboard pointer)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

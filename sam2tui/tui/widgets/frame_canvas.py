@@ -1,0 +1,592 @@
+"""The frame canvas: a video frame with its overlays as half blocks, zoom/pan, clicks and drags in video pixels.
+
+A Line-API widget (`render_line` returns Strips of '▀'-style cells, two pixels each). The canvas is exactly
+`cols x rows*2` pixels; the frame is letterboxed inside it by `Viewport`, so a click maps to a video pixel
+through `Viewport.to_frame` alone (zoom included). Pictures are cached per (frame index, viewport, overlay
+version, size); only the cells that changed are sent to the terminal (a click that adds a point repaints
+a few cells, not the frame).
+
+Every mouse action has a key (terminals without mouse reports, DESIGN section 5): `v` shows a keyboard
+pointer, a crosshair that moves one canvas pixel per arrow/hjkl press and places points and boxes where it
+stands, posting the same messages as the mouse. Its keys are only active while it is shown, so otherwise
+arrows, hjkl and escape reach the screen (frame navigation, cancel).
+
+`make_canvas` picks this widget or a sharp one (Sixel / kitty graphics, `sharp_image.py`) that shows the
+same picture and geometry, with graphics once the frame stops changing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.filter import ANSIToTruecolor, LineFilter
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from sam2tui.session.model import BoxCorners
+from sam2tui.tui.compose import Overlay, compose
+from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
+from sam2tui.tui.termcaps import RENDERERS, TermCaps
+from sam2tui.tui.viewport import Viewport
+
+ZOOM_STEP = 1.25  # per key press
+WHEEL_STEP = 1.15  # per wheel notch (terminals send several per gesture)
+PAN_STEP = 0.1  # fraction of the visible region per key press
+MIN_DRAG = 3.0  # canvas pixels a left drag must span (either axis) to be a box rather than a click
+POINTER_JUMP = 8  # canvas pixels per shifted pointer key (H/J/K/L)
+CACHED_PICTURES = 32
+LEFT, RIGHT = 1, 3
+
+
+@dataclasses.dataclass
+class _Picture:
+    """One composed canvas: quantised cells and the Strips built from them so far."""
+
+    cells: np.ndarray  # (rows, cols, 2) packed colours of the upper and lower pixel of each cell
+    strips: list[Strip | None]
+
+
+def canvas_point(x: float, y: float, precise: bool) -> tuple[float, float]:
+    """Canvas pixel under a pointer at content cell coordinates (x, y).
+
+    With pixel mouse reports (`precise`) the fraction is real; otherwise the pointer is somewhere in the
+    cell and its centre is the best guess. A cell is 1 canvas pixel wide and 2 tall.
+    """
+    if precise:
+        return x, y * 2.0
+    return math.floor(x) + 0.5, math.floor(y) * 2.0 + 1.0
+
+
+POINTER_ACTIONS = frozenset({"move_pointer", "place_point", "box_corner", "pointer_escape"})
+
+
+def _move_binding(keys: str, dx: int, dy: int, name: str, how_far: str) -> Binding:
+    """A pointer-mode key that moves the crosshair by (dx, dy) canvas pixels."""
+    return Binding(
+        keys,
+        f"move_pointer({dx}, {dy})",
+        f"Pointer {name}",
+        id=f"canvas.pointer_{name.replace(' ', '_')}",
+        tooltip=f"Pointer mode: move the crosshair {how_far}",
+        show=False,
+    )
+
+
+class FrameCanvas(Widget, can_focus=True):
+    """Shows one video frame with its overlay; reports clicks, drags and the pointer in video pixels."""
+
+    DEFAULT_CSS = """
+    FrameCanvas {
+        width: 1fr;
+        height: 1fr;
+        background: black;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # View and pointer toggle: not in the footer (the app's keys matter more at 80-100 columns); `?` lists
+        # them.
+        Binding(
+            "plus,equals_sign",
+            "zoom_in",
+            "Zoom in",
+            id="canvas.zoom_in",
+            tooltip="Zoom in (also: wheel up)",
+            show=False,
+        ),
+        Binding(
+            "minus",
+            "zoom_out",
+            "Zoom out",
+            id="canvas.zoom_out",
+            tooltip="Zoom out (also: wheel down)",
+            show=False,
+        ),
+        Binding(
+            "0", "reset_view", "Fit frame", id="canvas.reset_view", tooltip="Show the whole frame", show=False
+        ),
+        Binding("shift+left", "pan(-1, 0)", "Pan left", id="canvas.pan_left", show=False),
+        Binding("shift+right", "pan(1, 0)", "Pan right", id="canvas.pan_right", show=False),
+        Binding("shift+up", "pan(0, -1)", "Pan up", id="canvas.pan_up", show=False),
+        Binding("shift+down", "pan(0, 1)", "Pan down", id="canvas.pan_down", show=False),
+        Binding(
+            "v",
+            "toggle_pointer",
+            "Pointer",
+            id="canvas.pointer",
+            tooltip=(
+                "Keyboard pointer on/off (no mouse needed): arrows/hjkl move the crosshair a pixel, H/J/K/L"
+                f" {POINTER_JUMP} (shift+arrows still pan), enter/backspace place points, B draws a box"
+            ),
+            show=False,
+        ),
+        # Pointer mode only (see check_action): while it is off, these keys reach the screen's bindings
+        # (frame navigation, cancel). While it is on, the footer shows how to place things.
+        _move_binding("left,h", -1, 0, "left", "one pixel left"),
+        _move_binding("right,l", 1, 0, "right", "one pixel right"),
+        _move_binding("up,k", 0, -1, "up", "one pixel (half a cell) up"),
+        _move_binding("down,j", 0, 1, "down", "one pixel (half a cell) down"),
+        _move_binding("H", -POINTER_JUMP, 0, "far left", f"{POINTER_JUMP} pixels left"),
+        _move_binding("L", POINTER_JUMP, 0, "far right", f"{POINTER_JUMP} pixels right"),
+        _move_binding("K", 0, -POINTER_JUMP, "far up", f"{POINTER_JUMP} pixels up"),
+        _move_binding("J", 0, POINTER_JUMP, "far down", f"{POINTER_JUMP} pixels down"),
+        Binding(
+            "enter",
+            "place_point(1)",
+            "Point",
+            id="canvas.pointer_point",
+            tooltip="Pointer mode: a point at the crosshair with the current label (like a left click)",
+        ),
+        Binding(
+            "backspace",
+            "place_point(3)",
+            "Negative",
+            id="canvas.pointer_negative",
+            tooltip="Pointer mode: a negative point at the crosshair (like a right click)",
+        ),
+        Binding(
+            "B",
+            "box_corner",
+            "Box",
+            id="canvas.pointer_box",
+            tooltip="Pointer mode: the first press anchors a box corner, the second draws the box (a drag)",
+        ),
+        Binding(
+            "escape",
+            "pointer_escape",
+            "Pointer off",
+            id="canvas.pointer_off",
+            tooltip="Pointer mode: drop the anchored box corner, else leave pointer mode",
+        ),
+    ]
+
+    class Clicked(Message):
+        """A click on the picture, in video pixels. `button`: 1 left, 3 right."""
+
+        def __init__(self, canvas: FrameCanvas, x: float, y: float, button: int) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.x = x
+            self.y = y
+            self.button = button
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    class BoxDrawn(Message):
+        """A left drag ended: the box (x0, y0, x1, y1) in video pixels, x0 <= x1, y0 <= y1."""
+
+        def __init__(self, canvas: FrameCanvas, box: BoxCorners) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.box = box
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    class PointerMoved(Message):
+        """The video pixel under the mouse or the keyboard pointer; None when it is off the picture."""
+
+        def __init__(self, canvas: FrameCanvas, x: float | None, y: float | None) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.x = x
+            self.y = y
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    class ViewChanged(Message):
+        """Zoom or pan changed (for a zoom indicator)."""
+
+        def __init__(self, canvas: FrameCanvas, viewport: Viewport) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.viewport = viewport
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._frame_index = -1
+        self._image: np.ndarray | None = None
+        self._overlay = Overlay()
+        self._view: Viewport | None = None
+        self._painter = HalfBlockPainter()
+        self._pictures: LRUCache[tuple[object, ...], _Picture] = LRUCache(CACHED_PICTURES)
+        self._picture: _Picture | None = None
+        self._picture_key: tuple[object, ...] | None = None  # what _picture shows
+        self._shown: np.ndarray | None = None  # the cells the terminal has (None: unknown, repaint all)
+        self._pixel_mouse = False  # seen a fractional pointer: the terminal reports pixels
+        self._pointer: tuple[float, float] | None = None  # last canvas point under the pointer
+        self._press: tuple[float, float, int] | None = None  # canvas x, y and button of the current press
+        self._rubber_band: BoxCorners | None = None
+        self._crosshair: tuple[float, float] | None = None  # the keyboard pointer (video pixels); None: off
+        self._anchor: tuple[float, float] | None = None  # a box corner placed with the keyboard pointer
+
+    # -- public API -------------------------------------------------------------------------------------------
+
+    @property
+    def renderer(self) -> str:
+        """How frames reach the terminal: "halfblock" here, "sixel" or "kitty" for the sharp canvas."""
+        return "halfblock"
+
+    @property
+    def viewport(self) -> Viewport | None:
+        """The current geometry (None until a frame is shown on a laid-out canvas)."""
+        return self._view
+
+    @property
+    def frame_index(self) -> int:
+        return self._frame_index
+
+    @property
+    def crosshair(self) -> tuple[float, float] | None:
+        """The keyboard pointer in video pixels; None while pointer mode is off."""
+        return self._crosshair
+
+    def show(self, frame_index: int, image: np.ndarray, overlay: Overlay) -> None:
+        """Display `image` (HxWx3 uint8 RGB, frame `frame_index`) with `overlay`. Cheap: composes at canvas size."""
+        height, width = image.shape[:2]
+        if self._image is None or self._image.shape[:2] != (height, width):
+            self._pictures.clear()  # another video (or size): cached pictures of this index are stale
+        self._frame_index, self._image, self._overlay = frame_index, image, overlay
+        self._update_picture()
+
+    def clear_cache(self) -> None:
+        """Forget cached pictures (when frame `frame_index` may now have other pixels)."""
+        self._pictures.clear()
+
+    def set_viewport(self, view: Viewport) -> None:
+        """Set zoom and centre (e.g. restored from settings); the canvas size stays the canvas's own."""
+        size = self._canvas_size()
+        if size is not None:
+            view = view.resized(*size)
+        self._view = view
+        self._update_picture()
+        self.post_message(self.ViewChanged(self, view))
+
+    # -- picture ----------------------------------------------------------------------------------------------
+
+    def _canvas_size(self) -> tuple[int, int] | None:
+        width, height = self.content_size
+        return (width, height * 2) if width > 0 and height > 0 else None
+
+    def _effective_overlay(self) -> Overlay:
+        band = self._rubber_band
+        if band is None and self._anchor is not None and self._crosshair is not None:
+            band = _corners(self._anchor, self._crosshair)
+        if band is None and self._crosshair is None:
+            return self._overlay
+        return dataclasses.replace(self._overlay, rubber_band=band, crosshair=self._crosshair)
+
+    def _update_picture(self) -> None:
+        """Compose the current state (or take it from the cache) and mark the cells that changed."""
+        size = self._canvas_size()
+        if self._image is None or size is None:
+            return
+        height, width = self._image.shape[:2]
+        if self._view is None or (self._view.frame_w, self._view.frame_h) != (width, height):
+            self._view = Viewport(width, height, *size)
+            if self._crosshair is not None:  # another video: the old position means nothing here
+                self._crosshair, self._anchor = self._view_centre(), None
+        elif (self._view.canvas_w, self._view.canvas_h) != size:
+            self._view = self._view.resized(*size)
+        overlay = self._effective_overlay()
+        key = (self._frame_index, self._view, overlay.version_key())
+        picture = self._pictures.get(key)
+        if picture is None:
+            cells = quantise(compose(self._image, overlay, self._view, *size))
+            picture = _Picture(cells, [None] * cells.shape[0])
+            self._pictures.set(key, picture)
+        self._picture, self._picture_key = picture, key
+        self._refresh_changed_cells(picture.cells)
+
+    def _refresh_changed_cells(self, cells: np.ndarray) -> None:
+        shown, self._shown = self._shown, cells
+        if shown is None or shown.shape != cells.shape:
+            self.refresh()
+            return
+        changed = (shown != cells).any(axis=2)
+        rows = np.flatnonzero(changed.any(axis=1))
+        if rows.size == 0:
+            return
+        if rows.size > cells.shape[0] // 2:
+            self.refresh()
+            return
+        regions = []
+        for y in rows.tolist():
+            cols = np.flatnonzero(changed[y])
+            regions.append(Region(int(cols[0]), y, int(cols[-1] - cols[0] + 1), 1))
+        self.refresh(*regions)
+
+    def render_line(self, y: int) -> Strip:
+        picture = self._picture
+        if picture is None or y >= len(picture.strips):
+            return Strip.blank(self.size.width, self.rich_style)
+        strip = picture.strips[y]
+        if strip is None:
+            strip = picture.strips[y] = self._painter.strip(picture.cells[y])
+        return strip
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        # Our cells only use RGB colours, which ANSIToTruecolor leaves as they are: skip its per-segment pass
+        # (about a third of the cost of a frame).
+        return [f for f in super().get_line_filters() if not isinstance(f, ANSIToTruecolor)]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._shown = None
+        self._update_picture()
+
+    # -- view -------------------------------------------------------------------------------------------------
+
+    def _change_view(self, view: Viewport) -> None:
+        if view == self._view:
+            return
+        self._view = view
+        if self._crosshair is not None:  # a pan must not leave the keyboard pointer off screen
+            self._set_crosshair(*self._crosshair)
+        self._update_picture()
+        self.post_message(self.ViewChanged(self, view))
+
+    def _zoom_anchor(self) -> tuple[float, float] | None:
+        """Keys zoom about the keyboard pointer when it is on, else about the mouse pointer while it is over
+        the picture, else about the centre."""
+        if self._view is not None and self._crosshair is not None:
+            return self._view.to_canvas(*self._crosshair)
+        if self._view is not None and self._pointer is not None and self._view.to_frame(*self._pointer):
+            return self._pointer
+        return None
+
+    def action_zoom_in(self) -> None:
+        if self._view is not None:
+            self._change_view(self._view.zoomed(ZOOM_STEP, self._zoom_anchor()))
+
+    def action_zoom_out(self) -> None:
+        if self._view is not None:
+            self._change_view(self._view.zoomed(1 / ZOOM_STEP, self._zoom_anchor()))
+
+    def action_reset_view(self) -> None:
+        if self._view is not None:
+            self._change_view(self._view.reset())
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        if self._view is not None:
+            self._change_view(self._view.panned(dx * PAN_STEP, dy * PAN_STEP))
+
+    # -- keyboard pointer -------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False (not merely disabled) so that the key goes on to the screen's binding of the same key.
+        if action in POINTER_ACTIONS:
+            return self._crosshair is not None
+        return True
+
+    def _view_centre(self) -> tuple[float, float] | None:
+        """The video pixel at the middle of the visible picture (a pixel centre of the canvas)."""
+        if self._view is None:
+            return None
+        img = self._view.image_rect
+        return self._view.to_frame(math.floor(img.x + img.w / 2) + 0.5, math.floor(img.y + img.h / 2) + 0.5)
+
+    def _set_crosshair(self, x: float, y: float) -> None:
+        """Put the pointer at video pixel (x, y), pulled onto the visible picture, and say where it is."""
+        assert self._view is not None
+        cx, cy = self._view.to_canvas(x, y)
+        if not self._view.image_rect.contains(cx, cy):
+            x, y = self._clamped_frame_point(cx, cy)
+        self._crosshair = (x, y)
+        self.post_message(self.PointerMoved(self, *self._crosshair))
+
+    def action_toggle_pointer(self) -> None:
+        if self._crosshair is not None:
+            self._crosshair = self._anchor = None
+            self.post_message(self.PointerMoved(self, None, None))
+        else:
+            centre = self._view_centre()
+            if centre is None:
+                return
+            self._set_crosshair(*centre)
+        self._update_picture()
+        self.refresh_bindings()
+
+    def action_move_pointer(self, dx: int, dy: int) -> None:
+        """Move the pointer by (dx, dy) canvas pixels; when zoomed in, the view follows it (up to the frame's
+        edge)."""
+        if self._crosshair is None or self._view is None:
+            return
+        view = self._view
+        cx, cy = view.to_canvas(*self._crosshair)
+        cx, cy = math.floor(cx) + 0.5 + dx, math.floor(cy) + 0.5 + dy  # pixel centre to pixel centre
+        vis, img = view.visible_region, view.image_rect
+        sx, sy = view.scale
+        # Kept half a canvas pixel inside the frame: the centre of the edge pixel at the edge.
+        x = min(max(vis.x + (cx - img.x) / sx, 0.5 / sx), view.frame_w - 0.5 / sx)
+        y = min(max(vis.y + (cy - img.y) / sy, 0.5 / sy), view.frame_h - 0.5 / sy)
+        followed = _follow(view, x, y)
+        if followed != view:
+            self._crosshair = (x, y)
+            self._change_view(followed)  # which places (and reports) the pointer on the new view
+        else:
+            self._set_crosshair(x, y)
+            self._update_picture()
+
+    def action_place_point(self, button: int) -> None:
+        if self._crosshair is not None:
+            self.post_message(self.Clicked(self, *self._crosshair, button))
+
+    def action_box_corner(self) -> None:
+        if self._crosshair is None:
+            return
+        anchor, self._anchor = self._anchor, None
+        if anchor is None:
+            self._anchor = self._crosshair
+        else:
+            box = _corners(anchor, self._crosshair)
+            if box[0] < box[2] and box[1] < box[3]:
+                self.post_message(self.BoxDrawn(self, box))
+        self._update_picture()
+
+    def action_pointer_escape(self) -> None:
+        if self._anchor is not None:
+            self._anchor = None
+            self._update_picture()
+        else:
+            self.action_toggle_pointer()
+
+    # -- mouse ------------------------------------------------------------------------------------------------
+
+    def _event_point(self, event: events.MouseEvent) -> tuple[float, float]:
+        """The canvas pixel under the pointer (content-relative; may lie outside while the mouse is captured)."""
+        px, py = event.pointer_x, event.pointer_y
+        if not (float(px).is_integer() and float(py).is_integer()):
+            self._pixel_mouse = True
+        offset = self.content_region.offset - self.region.offset
+        return canvas_point(px - offset.x, py - offset.y, self._pixel_mouse)
+
+    def _clamped_frame_point(self, cx: float, cy: float) -> tuple[float, float]:
+        """The frame point under a canvas point, moved onto the picture when it lies off it."""
+        assert self._view is not None
+        img = self._view.image_rect
+        cx = min(max(cx, img.x), math.nextafter(img.right, 0))
+        cy = min(max(cy, img.y), math.nextafter(img.bottom, 0))
+        point = self._view.to_frame(cx, cy)
+        assert point is not None
+        return point
+
+    def _band(self, press: tuple[float, float, int], cx: float, cy: float) -> BoxCorners | None:
+        """The box from the press to (cx, cy), or None while the drag is too short to be one."""
+        sx, sy, button = press
+        if button != LEFT:
+            return None
+        if max(abs(cx - sx), abs(cy - sy)) < MIN_DRAG:
+            return None
+        return _corners(self._clamped_frame_point(sx, sy), self._clamped_frame_point(cx, cy))
+
+    def _set_rubber_band(self, band: BoxCorners | None) -> None:
+        if band != self._rubber_band:
+            self._rubber_band = band
+            self._update_picture()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if self._view is None or event.button not in (LEFT, RIGHT):
+            return
+        cx, cy = self._event_point(event)
+        if self._view.to_frame(cx, cy) is None:
+            return  # the letterbox is not the picture
+        event.stop()
+        self._press = (cx, cy, event.button)
+        self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._view is None:
+            return
+        cx, cy = self._event_point(event)
+        self._pointer = (cx, cy)
+        point = self._view.to_frame(cx, cy)
+        self.post_message(self.PointerMoved(self, *(point if point is not None else (None, None))))
+        if self._press is not None:
+            self._set_rubber_band(self._band(self._press, cx, cy))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        press, self._press = self._press, None
+        self.release_mouse()
+        if press is None or self._view is None:
+            return
+        event.stop()
+        band = self._band(press, *self._event_point(event))
+        self._set_rubber_band(None)
+        if band is not None:
+            self.post_message(self.BoxDrawn(self, band))
+            return
+        point = self._view.to_frame(press[0], press[1])
+        if point is not None:
+            self.post_message(self.Clicked(self, point[0], point[1], press[2]))
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._pointer = None
+        self.post_message(self.PointerMoved(self, *(self._crosshair or (None, None))))
+
+    def _wheel(self, event: events.MouseScrollDown | events.MouseScrollUp, factor: float) -> None:
+        event.stop()
+        event.prevent_default()
+        if self._view is not None:
+            self._change_view(self._view.zoomed(factor, self._event_point(event)))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheel(event, WHEEL_STEP)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, 1 / WHEEL_STEP)
+
+
+def _corners(a: tuple[float, float], b: tuple[float, float]) -> BoxCorners:
+    """The box with corners `a` and `b`, as (x0, y0, x1, y1) with x0 <= x1, y0 <= y1."""
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]))
+
+
+def _follow(view: Viewport, x: float, y: float) -> Viewport:
+    """`view`, panned just enough to show frame point (x, y) (unchanged when it is already visible)."""
+    vis = view.visible_region
+    margin_x, margin_y = 0.5 / view.scale[0], 0.5 / view.scale[1]  # half a canvas pixel
+    dx = min(0.0, x - margin_x - vis.x) + max(0.0, x + margin_x - vis.right)
+    dy = min(0.0, y - margin_y - vis.y) + max(0.0, y + margin_y - vis.bottom)
+    if dx == 0 and dy == 0:
+        return view
+    return view.with_zoom_center(view.zoom, (vis.x + vis.w / 2 + dx, vis.y + vis.h / 2 + dy))
+
+
+def make_canvas(
+    render: str,
+    caps: TermCaps | None = None,
+    *,
+    name: str | None = None,
+    id: str | None = None,
+    classes: str | None = None,
+) -> FrameCanvas:
+    """The canvas for a renderer chosen by `TermCaps.choose_renderer` ("halfblock", "sixel" or "kitty").
+
+    Sharp renderers need the terminal's cell size in pixels (from `caps`; 10x20 when unknown).
+    """
+    if render == "halfblock":
+        return FrameCanvas(name=name, id=id, classes=classes)
+    if render in ("sixel", "kitty"):
+        from sam2tui.tui.widgets.sharp_image import SharpFrameCanvas
+
+        cell_size = caps.cell_size if caps is not None and caps.cell_size is not None else (10, 20)
+        return SharpFrameCanvas(render, cell_size, name=name, id=id, classes=classes)
+    raise ValueError(f"unknown renderer {render!r}; expected one of {', '.join(RENDERERS)}")

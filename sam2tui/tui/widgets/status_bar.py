@@ -1,0 +1,64 @@
+"""Two lines under the timeline: where you are, what a click does and why this frame is flagged; then the
+model, the renderer and the latest notice (a pending correction, why a key was refused, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widget import Widget
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    frame: int
+    frame_count: int
+    selected: str  # "2: person" or "no object"
+    positive: bool
+    renderer: str  # "halfblock 24-bit"
+    model: str  # "loading 40%" / "sam2.1-tiny ready on cpu"
+    pointer: tuple[int, int] | None
+    flag: str = ""  # why the frame is flagged, for the selected object (or another)
+    hint: str = ""  # the latest notice and the pending correction
+
+
+class StatusBar(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"status-bar--key", "status-bar--flag", "status-bar--dim"}
+    DEFAULT_CSS = "StatusBar { height: 2; text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.info: StatusInfo | None = None
+
+    def show(self, info: StatusInfo) -> None:
+        if info != self.info:
+            self.info = info
+            self.refresh()
+
+    def render(self) -> Text:
+        info = self.info
+        if info is None:
+            return Text("")
+        key = self.get_component_rich_style("status-bar--key")
+        dim = self.get_component_rich_style("status-bar--dim")
+        flag = self.get_component_rich_style("status-bar--flag")
+        sep = (" │ ", dim)
+        label = ("+ positive", "") if info.positive else ("- negative", "bold")
+        pointer = f"x {info.pointer[0]} y {info.pointer[1]}" if info.pointer else "x - y -"
+        first = Text.assemble(
+            ("frame ", dim),
+            (f"{info.frame}/{info.frame_count - 1}", key),
+            sep,
+            (info.selected, key),
+            sep,
+            label,
+            sep,
+            (pointer, dim),
+        )
+        if info.flag:
+            first.append_text(Text.assemble(sep, (f"⚑ {info.flag}", flag)))
+        second = Text.assemble((info.model, ""), sep, (info.renderer, ""))
+        if info.hint:
+            second.append_text(Text.assemble(sep, (info.hint, "")))
+        return Text("\n", no_wrap=True, overflow="ellipsis").join([first, second])

@@ -1,0 +1,291 @@
+"""AnnotationController with the real EngineWorker and a scripted tracker: no Textual involved."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sam2tui.engine.tracker import Idle, Propagate, PropagationDone
+from sam2tui.session.model import NEGATIVE, POSITIVE, Direction, PromptKind
+from sam2tui.session.review import FrameState
+from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
+from tests.scripted_tracker import ScriptedTracker
+
+LOST, DOUBTFUL = 12, 15
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[EngineRig]:
+    folder = write_clip_folder(tmp_path / "clip")
+    tracker = ScriptedTracker(lost=[LOST], doubtful=[DOUBTFUL])
+    made = engine_rig(folder, tmp_path / "clip.sam2tui", tracker, propagation_window=5)
+    yield made
+    made.close()
+
+
+def propagated(rig: EngineRig) -> EngineRig:
+    """Object 1 clicked on frame 0 and propagated over the clip."""
+    assert rig.controller.click(45, 60)
+    rig.drain()
+    assert rig.controller.propagate(Direction.BOTH)
+    rig.drain()
+    return rig
+
+
+def test_first_click_makes_object_one_and_its_mask(rig: EngineRig) -> None:
+    ctl = rig.controller
+    assert ctl.objects() == []
+    assert ctl.click(45.5, 60.25)
+    assert [o.obj_id for o in ctl.objects()] == [1]
+    assert ctl.view.selected == 1
+    [prompt] = rig.store.prompts(frame=0, obj_id=1)
+    assert (prompt.kind, prompt.point, prompt.label) == (PromptKind.POINT, (45.5, 60.25), POSITIVE)
+    rig.drain()
+    result = ctl.result(0, 1)
+    assert result is not None and result.area > 0
+    x, y, w, h = result.box
+    assert x <= 45.5 <= x + w and y <= 60.25 <= y + h
+    assert ctl.lane(1).states[0] is FrameState.PRESENT
+    assert ctl.lane(1).prompted == {0}
+    assert ctl.pending == {}  # nothing was tracked before: no correction
+
+
+def test_label_toggle_and_explicit_negative_click(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    assert ctl.toggle_label() is False
+    ctl.click(50, 60)
+    ctl.toggle_label()
+    ctl.click(55, 60, positive=False)
+    labels = [p.label for p in rig.store.prompts(frame=0, obj_id=1)]
+    assert labels == [POSITIVE, NEGATIVE, NEGATIVE]
+
+
+def test_box_prompt_is_normalised(rig: EngineRig) -> None:
+    rig.controller.draw_box((70, 80, 30, 40))
+    [prompt] = rig.store.prompts(frame=0, obj_id=1)
+    assert prompt.kind is PromptKind.BOX and prompt.box == (30, 40, 70, 80)
+    rig.drain()
+    assert rig.controller.result(0, 1).box == (30, 40, 41, 41)
+
+
+def test_objects_new_select_remove_and_undo(rig: EngineRig) -> None:
+    ctl = rig.controller
+    first = ctl.new_object("car", "vehicle")
+    second = ctl.new_object()
+    assert (first.obj_id, second.obj_id) == (1, 2)
+    assert second.class_name == "vehicle"  # the previous class is the default
+    assert ctl.view.selected == 2
+    assert not ctl.select(7) and "no object 7" in ctl.notice
+    assert ctl.select(1)
+    ctl.click(45, 60)
+    rig.drain()
+    assert ctl.remove_object(1)
+    assert [o.obj_id for o in ctl.objects()] == [2] and ctl.view.selected == 2
+    rig.drain()
+    assert ctl.undo()
+    rig.drain()
+    assert [o.obj_id for o in ctl.objects()] == [1, 2]
+    assert ctl.result(0, 1) is not None  # History kept the results of the removed object
+    assert ctl.lane(1).prompted == {0}
+
+
+def test_propagation_fills_lanes_and_review_jumps(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    states = ctl.lane(1).states
+    assert states[LOST] is FrameState.LOST
+    assert states[DOUBTFUL] is FrameState.DOUBTFUL
+    assert all(
+        states[f] is FrameState.PRESENT for f in range(CLIP_FRAMES) if f not in (LOST, DOUBTFUL, LOST + 1)
+    )
+    assert not ctl.busy
+    assert ctl.next_flagged(forward=True, all_objects=False).start == LOST
+    assert ctl.view.frame == LOST
+    assert ctl.flag_at(LOST).reason == "lost (score -3.0)"
+    assert ctl.next_flagged(forward=True, all_objects=True).start == DOUBTFUL
+    assert ctl.flag_at(DOUBTFUL).reason == "low score 1.0"
+    assert ctl.next_flagged(forward=True, all_objects=True) is None
+    assert ctl.view.frame == DOUBTFUL
+    assert ctl.next_flagged(forward=False, all_objects=False).start == LOST
+
+
+def test_review_over_all_objects_visits_every_run_also_on_one_frame(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    ctl.new_object()
+    ctl.click(100, 60)
+    rig.drain()
+    ctl.select(1)
+    assert ctl.propagate(Direction.BOTH)
+    rig.drain()
+    # Both objects are lost on frame 12 and doubtful on frame 15: four runs, two per frame.
+    runs = [(LOST, 1), (LOST, 2), (DOUBTFUL, 1), (DOUBTFUL, 2)]
+    visited = []
+    while (found := ctl.next_flagged(forward=True, all_objects=True)) is not None:
+        visited.append((found.start, found.obj_id))
+        assert (ctl.view.frame, ctl.view.selected) == visited[-1]
+    assert visited == runs
+    assert "no later lost or doubtful frame for any object" in ctl.notice
+    back = []
+    while (found := ctl.next_flagged(forward=False, all_objects=True)) is not None:
+        back.append((found.start, found.obj_id))
+    assert back == runs[::-1][1:]
+    # From a frame with a run of object 2 but object 1 selected, that run comes next.
+    ctl.seek(LOST)
+    ctl.select(1)
+    assert (ctl.next_flagged(forward=True, all_objects=True).obj_id, ctl.view.frame) == (2, LOST)
+    # One object's keys keep to the selected object.
+    assert ctl.next_flagged(forward=True, all_objects=False).obj_id == 2 and ctl.view.frame == DOUBTFUL
+
+
+def test_an_idle_sent_before_the_propagation_does_not_end_it(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    deadline = time.monotonic() + 10
+    while not any(isinstance(event, Idle) for event in list(rig.events.queue)):  # answered, not yet applied
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert ctl.propagate(Direction.BOTH)
+    rig.drain()  # the prompt's Idle arrives while the propagation runs
+    assert not ctl.busy and ctl.notice == f"propagated {CLIP_FRAMES} frames"
+
+
+def test_window_propagation_uses_the_setting(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    rig.drain()
+    ctl.seek(10)
+    assert ctl.propagate(Direction.BACKWARD, window=True)
+    rig.drain()
+    assert rig.tracker.calls[-1] == ("propagate", 10, Direction.BACKWARD, 5)
+    assert sorted(f for f in range(CLIP_FRAMES) if ctl.result(f, 1)) == [0, 6, 7, 8, 9, 10]
+
+
+def test_edits_are_refused_while_propagating_and_cancel_keeps_frames(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    rig.drain()
+    rig.tracker.gate.clear()  # hold the propagation before its first frame
+    assert ctl.propagate(Direction.FORWARD)
+    assert rig.tracker.propagating.wait(5)
+    assert ctl.busy
+    assert not ctl.click(50, 50) and "while propagating" in ctl.notice
+    assert not ctl.propagate(Direction.BOTH)
+    assert not ctl.undo()
+    assert ctl.new_object() is None
+    assert ctl.cancel()
+    rig.tracker.gate.set()
+    events = rig.drain()
+    done = [e for e in events if isinstance(e, PropagationDone)]
+    assert done and done[0].cancelled
+    assert not ctl.busy and "cancelled" in ctl.notice
+    assert len(rig.store.prompts()) == 1
+
+
+def test_correction_offers_the_affected_span_and_r_runs_it(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(5)
+    ctl.click(60, 60)
+    rig.drain()
+    [pending] = ctl.pending.values()
+    assert (pending.obj_id, pending.frame) == (1, 5)
+    assert pending.describe() == f"frames 1-{CLIP_FRAMES - 1}"
+    assert ctl.pending_hint() == f"r re-propagates the corrected span (frames 1-{CLIP_FRAMES - 1})"
+    rig.tracker.calls.clear()
+    assert ctl.repropagate()
+    rig.drain()
+    runs = [call for call in rig.tracker.calls if call[0] == "propagate"]
+    assert runs == [
+        ("propagate", 5, Direction.FORWARD, CLIP_FRAMES - 5),
+        ("propagate", 5, Direction.BACKWARD, 5),
+    ]
+    assert ctl.pending == {} and not ctl.busy
+    assert not ctl.repropagate() and "no correction" in ctl.notice
+
+
+def test_undo_redo_restore_prompts_and_results(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(5)
+    before = ctl.result(5, 1)
+    ctl.click(70, 60)
+    rig.drain()
+    corrected = ctl.result(5, 1)
+    assert corrected != before
+    calls = len(rig.tracker.calls)
+    assert ctl.undo()
+    assert rig.store.prompts(frame=5) == []
+    assert ctl.result(5, 1) is None  # stale until re-tracked
+    assert ctl.lane(1).states[5] is FrameState.UNTRACKED
+    rig.drain()
+    # Replay: the tracker restarts and gets the stored prompts again (only frame 0's now).
+    assert [call[0] for call in rig.tracker.calls[calls:]] == ["start", "set_prompt"]
+    assert (1, 5) in ctl.pending  # re-tracking frame 5 is offered
+    assert ctl.redo()
+    rig.drain()
+    assert len(rig.store.prompts(frame=5)) == 1
+    assert ctl.result(5, 1) == corrected
+    assert ctl.view.frame == 5
+
+
+def test_clear_frame_prompts(rig: EngineRig) -> None:
+    ctl = rig.controller
+    assert not ctl.clear_frame()  # nothing selected yet
+    ctl.click(45, 60)
+    rig.drain()
+    assert ctl.clear_frame()
+    rig.drain()
+    assert rig.store.prompts() == [] and ctl.result(0, 1) is None
+    assert not ctl.clear_frame() and "no prompts" in ctl.notice
+    assert ctl.undo()
+    rig.drain()
+    assert ctl.result(0, 1) is not None
+
+
+def test_nothing_to_propagate_without_prompts(rig: EngineRig) -> None:
+    assert not rig.controller.propagate()
+    assert "click on an object" in rig.controller.notice
+
+
+def test_propagation_progress_and_model_status(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    assert ctl.model.ready and ctl.model.describe() == "scripted ready on cpu"
+    assert ctl.propagation.done == ctl.propagation.total == CLIP_FRAMES
+    assert "propagated" in ctl.notice
+    assert len(rig.tracker.thread_ids) == 1  # one thread owns the tracker
+
+
+def test_commands_reach_the_engine_in_order(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    ctl.propagate()
+    rig.drain()
+    kinds = [call[0] for call in rig.tracker.calls]
+    assert kinds[-2:] == ["set_prompt", "propagate"]
+
+
+class IdleEngine:
+    """An engine that takes commands and never runs them (cancel drops queued propagations)."""
+
+    def __init__(self) -> None:
+        self.commands: list[object] = []
+        self.busy = False
+
+    def submit(self, command: object) -> None:
+        self.commands.append(command)
+
+    def cancel(self) -> None:
+        self.commands = [c for c in self.commands if not isinstance(c, Propagate)]
+
+
+def test_cancel_before_the_engine_began_ends_the_propagation(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    rig.drain()
+    ctl.engine = IdleEngine()
+    assert ctl.propagate()
+    assert ctl.busy
+    assert ctl.cancel()
+    assert not ctl.busy and "cancelled" in ctl.notice

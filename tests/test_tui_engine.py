@@ -1,0 +1,54 @@
+"""End to end on the real engine: the app with SAM 2 (tiny, random weights, image size 256) on 6 frames.
+
+Random weights make meaningless masks; what is checked is the plumbing: the model loads off the UI thread,
+a click gets a result from SAM 2, propagation stores every frame, and quitting stops the engine cleanly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sam2tui.engine.options import sam2_tracker
+from sam2tui.engine.tracker import ModelSpec
+from sam2tui.session.store import SessionStore
+from sam2tui.tui.app import Sam2TuiApp
+from sam2tui.video import VideoSource
+from tests.fixtures_engine import (  # noqa: F401 (fixtures)
+    CLIP_FRAMES,
+    TEST_IMAGE_SIZE,
+    TINY,
+    clip_folder_fixture,
+    random_checkpoint_fixture,
+)
+from tests.fixtures_tui import settle
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+async def test_click_propagate_quit_with_sam2(
+    clip_folder: Path, random_checkpoint: Path, tmp_path: Path
+) -> None:
+    spec = ModelSpec(TINY, random_checkpoint, "cpu", TEST_IMAGE_SIZE)
+    session = tmp_path / "clip.sam2tui"
+    with VideoSource.open(clip_folder) as video, SessionStore.open(session, video.fingerprint()) as store:
+        app = Sam2TuiApp(video, store, tracker_factory=sam2_tracker, model=spec)
+        async with app.run_test(size=(100, 32)) as pilot:
+            ctl = app.controller
+            canvas = app.annotate.canvas
+            await settle(pilot, lambda: canvas.frame_index == 0, timeout=30)
+            assert not ctl.model.ready  # the first frame shows before the model is loaded
+            await settle(pilot, lambda: ctl.model.ready or bool(ctl.model.error), timeout=240)
+            assert ctl.model.ready, ctl.model.error
+            assert ctl.model.device == "cpu"
+            await pilot.click(canvas, offset=(30, 12))
+            await settle(pilot, lambda: ctl.result(0, 1) is not None, timeout=120)
+            await pilot.press("p")
+            await settle(pilot, lambda: not ctl.busy and not app.engine.busy, timeout=240)
+            assert ctl.notice == f"propagated {CLIP_FRAMES} frames"
+            assert sorted({r.frame for r in store.results(obj_id=1)}) == list(range(CLIP_FRAMES))
+            assert all(r.model for r in store.results())
+            await pilot.press("q")
+            await settle(pilot, lambda: not app.is_running, timeout=120)
+        assert app.return_code == 0
