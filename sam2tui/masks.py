@@ -29,6 +29,9 @@ from sam2tui.session.model import Box, FrameResult, Rle
 Polygon = npt.NDArray[np.float64]
 """Nx2 array of (x, y) vertices in pixels."""
 
+MAX_PIXELS = 1 << 28
+"""The largest mask decoded (16384 x 16384 pixels); a larger `size` is damage, not something to allocate."""
+
 SLIVER = 0.25
 """Width in pixels of the polygon that stands for a part one pixel thin (see `polygons`)."""
 
@@ -133,10 +136,63 @@ def polygons(mask: np.ndarray, *, min_points: int = 3) -> list[Polygon]:
 
 
 def _coco(rle_or_mask: Rle | np.ndarray) -> dict[str, Any]:
-    """What pycocotools takes: a mask is encoded; `str` counts are accepted as they are."""
+    """What pycocotools takes: a mask is encoded; an RLE is checked first (ValueError when it is no valid one).
+
+    pycocotools trusts its input: counts that cover fewer pixels than `size` leave the rest of the mask
+    uninitialised, more write past it, and a huge `size` is allocated as asked. So the runs are decoded and
+    summed here before pycocotools sees them.
+    """
     if isinstance(rle_or_mask, np.ndarray):
         return encode(rle_or_mask)
-    return {"size": list(rle_or_mask["size"]), "counts": rle_or_mask["counts"]}
+    if not isinstance(rle_or_mask, dict) or not {"size", "counts"} <= rle_or_mask.keys():
+        raise ValueError("an RLE is a dict with 'size' and 'counts'")
+    size, counts = rle_or_mask["size"], rle_or_mask["counts"]
+    if not (isinstance(size, list | tuple) and len(size) == 2 and all(_is_count(v) for v in size)):
+        raise ValueError(f"RLE size must be [height, width], got {size!r}")
+    height, width = int(size[0]), int(size[1])
+    if height * width > MAX_PIXELS:
+        raise ValueError(f"RLE size {height}x{width} is larger than any mask sam2tui makes")
+    if not isinstance(counts, str | bytes) or (isinstance(counts, str) and not counts.isascii()):
+        raise ValueError(f"RLE counts must be a compressed ASCII string, got {type(counts).__name__}")
+    covered = int(_runs(counts.encode("ascii") if isinstance(counts, str) else counts).sum())
+    if covered != height * width:
+        raise ValueError(f"RLE counts cover {covered} pixels, its size {height}x{width} has {height * width}")
+    return {"size": [height, width], "counts": counts}
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 0)
+
+
+def _runs(counts: bytes) -> npt.NDArray[np.int64]:
+    """The run lengths in COCO's compressed counts (pycocotools' rleFrString, vectorised and checked).
+
+    Each number is 5-bit groups, least significant first, as characters from "0"; 0x20 marks "more follows"
+    and 0x10 in the last group is the sign. From the fourth number on, each is a delta to the one two before.
+    """
+    codes = np.frombuffer(counts, np.uint8).astype(np.int64) - 48
+    if codes.size == 0:
+        return np.zeros(0, np.int64)
+    if codes.min() < 0 or codes.max() > 63:
+        raise ValueError("RLE counts hold characters outside '0'..'o'")
+    last = (codes & 0x20) == 0  # the final group of each number
+    if not last[-1]:
+        raise ValueError("RLE counts end in the middle of a number")
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > 7:  # 7 groups are 35 bits: more than any count of pixels
+        raise ValueError("RLE counts hold a number too large")
+    shifts = 5 * (np.arange(codes.size) - np.repeat(starts, lengths))
+    values = np.add.reduceat((codes & 0x1F) << shifts, starts)
+    values -= np.where(codes[ends] & 0x10, np.int64(1) << (5 * lengths), 0)
+    runs = values.copy()
+    for first in (3, 4):  # odd and even chains of deltas
+        if runs.size > first:
+            runs[first::2] = np.cumsum(values[first::2]) + values[first - 2]
+    if (runs < 0).any():
+        raise ValueError("RLE counts hold a negative run")
+    return runs
 
 
 def _vertices(contour: np.ndarray) -> Polygon:

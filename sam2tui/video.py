@@ -27,6 +27,7 @@ import bisect
 import hashlib
 import itertools
 import operator
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -216,7 +217,8 @@ def _ffmpeg_problem(err: av.error.FFmpegError) -> str:
 
 def _open_container(path: Path) -> av.container.InputContainer:
     try:
-        container = av.open(str(path), "r")
+        # An absolute path: FFmpeg reads a relative "http:x.mp4" or "pipe:0" as a protocol, not a file.
+        container = av.open(os.path.abspath(path), "r")
     except av.error.FFmpegError as err:
         raise VideoError(path, f"not a readable video ({_ffmpeg_problem(err)})") from None
     except OSError as err:

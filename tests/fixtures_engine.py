@@ -40,7 +40,9 @@ def clip_frames(count: int = CLIP_FRAMES, size: tuple[int, int] = CLIP_SIZE) -> 
     width, height = size
     rng = np.random.default_rng(7)
     coarse = rng.integers(60, 180, (height // 8 + 2, width // 8 + 2, 3)).astype(np.uint8)
-    background = np.asarray(Image.fromarray(coarse).resize((width + 16, height + 16), Image.Resampling.BILINEAR))
+    background = np.asarray(
+        Image.fromarray(coarse).resize((width + 16, height + 16), Image.Resampling.BILINEAR)
+    )
     ys, xs = np.mgrid[0:height, 0:width]
     frames = []
     for i in range(count):

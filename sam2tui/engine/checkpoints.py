@@ -15,6 +15,7 @@ import http.client
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,11 +147,24 @@ def fetch(name: str, progress: ProgressFn | None = None) -> Path:
 download = fetch
 
 
+class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to the same scheme and host: a checkpoint comes from the host configured."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (old.scheme, old.hostname) != (new.scheme, new.hostname):
+            raise urllib.error.URLError(f"refusing a redirect from {old.hostname} to {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameHostRedirects)
+
+
 def _transfer(url: str, part: Path, label: str, progress: ProgressFn | None) -> None:
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        response = urllib.request.urlopen(request, timeout=60)
+        response = _OPENER.open(request, timeout=60)
     except urllib.error.HTTPError as error:
         if error.code != 416 or not have:  # 416: the part file is already complete (or bigger)
             raise
@@ -221,7 +235,10 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(path, f"not a readable checkpoint, truncated or corrupt ({summary})") from None
     if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
         raise CheckpointError(path, 'not a SAM 2 checkpoint (no "model" state dict)')
-    return data["model"]
+    state = data["model"]
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(path, 'not a SAM 2 checkpoint ("model" holds more than named tensors)')
+    return state
 
 
 def verify_checkpoint(path: Path) -> None:

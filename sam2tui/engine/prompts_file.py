@@ -213,7 +213,7 @@ class _Reader:
             with Image.open(file) as image:
                 image.load()
                 mask = _nonzero(image)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise self.fail(where, f"cannot read mask {file} ({error})") from None
         if mask.shape != (self.height, self.width):
             self.resized.append(f"{value} ({mask.shape[1]}x{mask.shape[0]})")

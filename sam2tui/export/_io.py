@@ -7,10 +7,14 @@ empty or an earlier sam2tui export (it holds `MARKER`), so `--out ~/datasets` ca
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import functools
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -31,10 +35,10 @@ def replacing_file(path: Path) -> Iterator[TextIO]:
             yield handle
         os.replace(temp, path)
     except OSError as error:
-        temp.unlink(missing_ok=True)
+        _discard(temp)
         raise _write_error(path, error) from error
     except BaseException:
-        temp.unlink(missing_ok=True)
+        _discard(temp)
         raise
 
 
@@ -76,9 +80,17 @@ def _check_target(path: Path, *, folder: bool) -> None:
 
 
 def _swap_in(temp: Path, path: Path) -> None:
-    """Rename `temp` to `path`; an existing `path` is moved aside first and deleted once `temp` is in place."""
+    """Rename `temp` to `path`; an existing `path` is deleted once `temp` is in place.
+
+    Where the system can, the two folders trade places in one step, so a crash at any moment leaves the old
+    export or the new one at `path`. Elsewhere the old one is moved aside first (a crash between the two
+    renames leaves it under a hidden `.old` name beside `path`).
+    """
     if not path.exists():
         os.rename(temp, path)
+        return
+    if _exchange(temp, path):
+        shutil.rmtree(temp, ignore_errors=True)  # `temp` now holds the old export
         return
     old = _temp_name(path, "old")
     os.rename(path, old)
@@ -88,6 +100,40 @@ def _swap_in(temp: Path, path: Path) -> None:
         os.rename(old, path)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """Linux's renameat2(2) from the C library; None where there is none."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths; False where the system or the file system cannot."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _discard(temp: Path) -> None:
+    """Remove a temporary file if it can be; the error that brought us here is the one to report."""
+    with contextlib.suppress(OSError):
+        temp.unlink(missing_ok=True)
 
 
 def _temp_name(path: Path, kind: str) -> Path:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from sam2tui.errors import SessionError
 from sam2tui.session import schema
 from sam2tui.session.model import FrameResult, Prompt, TrackedObject
 from sam2tui.session.store import SessionStore
@@ -115,7 +116,10 @@ class History:
             if step is None:
                 return None
             record_id, record = step
-            edit = Edit.from_json(record)
+            try:
+                edit = Edit.from_json(record)
+            except (ValueError, KeyError, TypeError) as error:
+                raise SessionError(self._store.path, f"damaged undo record {record_id}: {error!r}") from None
             done = self._apply(edit, forward=not undo)
             if done != edit:
                 self._store.history_rewrite(record_id, done.to_json())

@@ -6,8 +6,10 @@ locked again; the PID in it only makes the "in use" message useful.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from sam2tui.errors import SessionError, SessionInUseError
@@ -36,7 +38,7 @@ class SessionLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read_pid(fd)
+                holder = _holder_pid(fd)
                 os.close(fd)
                 who = f"PID {holder}" if holder else "another process"
                 raise SessionInUseError(session_path, f"in use by {who} (another sam2tui)") from None
@@ -58,10 +60,21 @@ class SessionLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        # Unlink before closing, so that nobody can lock this file in between (see acquire's check).
-        self.path.unlink(missing_ok=True)
+        # Unlink before closing, so that nobody can lock this file in between (see acquire's check). A file
+        # that cannot be removed (the folder turned read-only, a share went away) is left behind: closing
+        # drops the flock all the same, and the next owner takes the file over.
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None
+
+
+def _holder_pid(fd: int, patience: float = 0.2) -> int | None:
+    """The PID in a held lock file; the holder writes it just after locking, so wait for it a moment."""
+    deadline = time.monotonic() + patience
+    while (pid := _read_pid(fd)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pid
 
 
 def _read_pid(fd: int) -> int | None:

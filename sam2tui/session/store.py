@@ -181,7 +181,7 @@ class SessionStore:
     def objects(self) -> list[TrackedObject]:
         with self._read() as conn:
             rows = conn.execute("SELECT id, name, class_name, color FROM objects ORDER BY id").fetchall()
-        return [TrackedObject(i, name, cls, schema.color_from_text(color)) for i, name, cls, color in rows]
+        return [self._object(row) for row in rows]
 
     def add_object(
         self,
@@ -229,6 +229,13 @@ class SessionStore:
             self._insert_object(conn, obj)
             self.add_prompts(prompts)
             self.put_results(results)
+
+    def _object(self, row: tuple[int, str, str, str]) -> TrackedObject:
+        obj_id, name, class_name, color = row
+        try:
+            return TrackedObject(obj_id, name, class_name, schema.color_from_text(color))
+        except (ValueError, TypeError) as error:
+            raise SessionError(self.path, f"damaged object {obj_id}: {error!r}") from None
 
     @staticmethod
     def _insert_object(conn: sqlite3.Connection, obj: TrackedObject) -> None:
@@ -355,7 +362,12 @@ class SessionStore:
     def setting(self, key: str, default: Any = None) -> Any:
         with self._read() as conn:
             row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except (ValueError, TypeError) as error:
+            raise SessionError(self.path, f"damaged setting {key!r}: {error!r}") from None
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value under `key`."""
@@ -450,7 +462,10 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> VideoFingerprint:
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"meta", "video"} <= tables:
             raise SessionError(path, "not a sam2tui session (no meta or video table)")
-        (version,) = conn.execute("SELECT schema_version FROM meta").fetchone()
+        meta = conn.execute("SELECT schema_version FROM meta").fetchone()
+        version = meta[0] if meta is not None else None
+        if not isinstance(version, int):
+            raise SessionError(path, f"damaged session file (schema version {version!r})")
         if version != schema.SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -466,6 +481,10 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> VideoFingerprint:
     if row is None:
         raise SessionError(path, "damaged session file (no video recorded)")
     video_path, frame_count, width, height, fps, digest = row
+    fields = (video_path, frame_count, width, height, fps, digest)
+    kinds = (str, int, int, int, int | float, str)
+    if not all(isinstance(value, kind) for value, kind in zip(fields, kinds, strict=True)):
+        raise SessionError(path, f"damaged session file (video record {row!r})")
     resolved = Path(video_path) if os.path.isabs(video_path) else path.parent / video_path
     return VideoFingerprint(
         path=os.path.normpath(os.path.abspath(resolved)),
