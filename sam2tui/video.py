@@ -223,6 +223,8 @@ def _open_container(path: Path) -> av.container.InputContainer:
         raise VideoError(path, f"not a readable video ({_ffmpeg_problem(err)})") from None
     except OSError as err:
         raise VideoError(path, f"cannot open ({err.strerror})") from None
+    except UnicodeDecodeError:  # PyAV decodes container metadata as UTF-8: damaged tags land here
+        raise VideoError(path, "not a readable video (damaged metadata)") from None
     if not container.streams.video:
         container.close()
         raise VideoError(path, "no video stream")

@@ -454,3 +454,16 @@ def test_cups_with_audio_random_access_matches_sequential(shared_data: Path) -> 
         assert video.fps == pytest.approx(29.97, abs=0.01)
         for index in wanted:
             assert np.array_equal(video.frame(index), reference[index]), f"frame {index} differs"
+
+
+def test_damaged_metadata_is_a_video_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyAV decodes container tags as UTF-8 on open; a damaged tag (found by the fuzzer) is bad input."""
+
+    def damaged(*args: object, **kwargs: object) -> None:
+        raise UnicodeDecodeError("utf-8", b"\x96", 0, 1, "invalid start byte")
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\0" * 64)
+    monkeypatch.setattr(av, "open", damaged)
+    with pytest.raises(VideoError, match=r"clip\.mp4: not a readable video \(damaged metadata\)"):
+        VideoSource.open(clip)
