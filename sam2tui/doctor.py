@@ -17,8 +17,8 @@ from enum import Enum
 
 MIN_COLUMNS, MIN_ROWS = 80, 24
 SAM2_INSTALL = "SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation sam2==1.1.0"
-# Seconds per propagated frame of sam2.1-tiny on a 2-core CPU (benchmarks/README.md, engine_speed).
-CPU_SECONDS_PER_FRAME = {1024: 5.0, 512: 0.7, 256: 0.2}
+# Seconds per propagated frame of sam2.1-tiny on a 2-core CPU (1024, 256: benchmarks engine_speed; 512: DESIGN.md).
+CPU_SECONDS_PER_FRAME = {1024: 3.7, 512: 0.7, 256: 0.22}
 
 
 class Verdict(str, Enum):
@@ -149,28 +149,26 @@ def check_terminal() -> list[Check]:
         )
     )
     if caps.tmux:
-        checks.append(check_tmux())
+        checks.append(check_tmux(caps.truecolor))
     checks.append(Check("session", Verdict.OK, "over SSH" if caps.ssh else "local"))
     return checks
 
 
-def check_tmux() -> Check:
-    def option(name: str) -> str:
-        result = subprocess.run(["tmux", "show", "-gv", name], capture_output=True, text=True, timeout=5)
-        return result.stdout.strip()
-
+def check_tmux(truecolor: bool) -> Check:
     try:
-        mouse = option("mouse")
+        shown = subprocess.run(["tmux", "show", "-gv", "mouse"], capture_output=True, text=True, timeout=5)
+        mouse = shown.stdout.strip() or "off"
     except (OSError, subprocess.SubprocessError):
         mouse = "?"
-    if mouse != "on":
-        return Check(
-            "tmux",
-            Verdict.WARN,
-            f"inside tmux, mouse {mouse or 'off'}: clicks do not reach the app",
-            "tmux set -g mouse on; and for 24-bit colour: tmux set -as terminal-features ',*:RGB'",
-        )
-    return Check("tmux", Verdict.OK, "inside tmux, mouse on (kitty graphics never pass tmux)")
+    fixes = [] if mouse == "on" else ["if clicks do not reach the app: tmux set -g mouse on"]
+    if not truecolor:
+        fixes.append("for 24-bit colour: tmux set -as terminal-features ',*:RGB' and COLORTERM=truecolor")
+    return Check(
+        "tmux",
+        Verdict.WARN if fixes else Verdict.OK,
+        f"inside tmux, mouse {mouse}: half-block or Sixel (kitty graphics never pass through tmux)",
+        "; ".join(fixes),
+    )
 
 
 def gather() -> list[Check]:
