@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from sam2tui.engine.options import CPU_SECONDS_PER_FRAME, SAM2_INSTALL
+
 MIN_COLUMNS, MIN_ROWS = 80, 24
-SAM2_INSTALL = "SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation sam2==1.1.0"
-# Seconds per propagated frame of sam2.1-tiny on a 2-core CPU (1024, 256: benchmarks engine_speed; 512: DESIGN.md).
-CPU_SECONDS_PER_FRAME = {1024: 3.7, 512: 0.7, 256: 0.22}
 
 
 class Verdict(str, Enum):

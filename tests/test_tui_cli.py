@@ -97,3 +97,15 @@ def test_annotate_arguments() -> None:
     )
     with pytest.raises(SystemExit):
         parser.parse_args(["v.mp4", "--render", "ascii"])
+
+
+def test_without_a_terminal_the_app_says_to_use_track(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = write_clip_folder(tmp_path / "clip", count=2)
+    code, err = run(capsys, str(clip))  # pytest's stdin is not a terminal
+    assert (
+        code == 2
+        and err == "sam2tui: the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`\n"
+    )
+    assert not (tmp_path / "clip.sam2tui").exists()

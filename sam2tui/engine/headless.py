@@ -31,7 +31,14 @@ from tqdm import tqdm
 
 from sam2tui.engine.checkpoints import resolve_checkpoint
 from sam2tui.engine.device import resolve_device
-from sam2tui.engine.options import add_model_arguments, model_spec, sam2_tracker, tracker_factory
+from sam2tui.engine.options import (
+    add_model_arguments,
+    cpu_note,
+    model_spec,
+    require_sam2,
+    sam2_tracker,
+    tracker_factory,
+)
 from sam2tui.engine.prompts_file import PromptsFile, load_prompts
 from sam2tui.engine.tracker import (
     EngineFailed,
@@ -83,7 +90,11 @@ def run_track(args: argparse.Namespace) -> int:
     targets = [parse_export_target(text) for text in args.export]
     spec = model_spec(args)
     factory = tracker_factory()
-    resolve_device(spec.device)  # a bad --device is bad input, found before anything is loaded
+    if factory is sam2_tracker:
+        require_sam2()
+        # A bad --device is bad input, found before anything is loaded.
+        if resolve_device(spec.device).type == "cpu":
+            print(f"sam2tui: {cpu_note(spec)}", file=sys.stderr)
     with VideoSource.open(args.video) as video:
         prompts = load_prompts(args.prompts, width=video.width, height=video.height, frame_count=len(video))
         frames = parse_frame_range(args.frames, len(video)) or range(len(video))

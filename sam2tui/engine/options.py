@@ -9,15 +9,37 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 
 from sam2tui.engine.checkpoints import DEFAULT_MODEL, MODELS, model_info
 from sam2tui.engine.tracker import ModelSpec, ProgressFn, Tracker
 from sam2tui.engine.worker import TrackerFactory
-from sam2tui.errors import CheckpointError, InputError
+from sam2tui.errors import CheckpointError, EngineError, InputError
 
 TEST_TRACKER_ENV = "SAM2TUI_TEST_TRACKER"
+SAM2_INSTALL = "SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation sam2==1.1.0"
+# Seconds per propagated frame of sam2.1-tiny on a 2-core CPU (1024, 256: benchmarks engine_speed; 512: DESIGN.md).
+CPU_SECONDS_PER_FRAME = {1024: 3.7, 512: 0.7, 256: 0.22}
+
+
+def require_sam2() -> None:
+    """One line with the exact install command when SAM 2 is missing (its declared deps must not be used)."""
+    if importlib.util.find_spec("sam2") is None:
+        raise EngineError(f"SAM 2 is not installed in this Python; install it with: {SAM2_INSTALL}")
+
+
+def cpu_note(spec: ModelSpec) -> str:
+    """What a user running on the CPU should expect, and the faster setting."""
+    nearest = min(CPU_SECONDS_PER_FRAME, key=lambda size: abs(size - spec.image_size))
+    seconds = CPU_SECONDS_PER_FRAME[nearest] * (spec.image_size / nearest) ** 2  # cost grows with the area
+    tiny = f"~{seconds:.2g} s per frame"
+    expect = tiny if spec.name == "sam2.1-tiny" else f"more than sam2.1-tiny's {tiny}"
+    return (
+        f"running on the CPU: expect {expect} at {spec.image_size} px; "
+        "--model sam2.1-tiny --image-size 512 is faster"
+    )
 
 
 def parse_image_size(text: str) -> int:

@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,10 +24,17 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingsMap, BindingType
 
-from sam2tui.engine.options import add_model_arguments, model_spec, tracker_factory
-from sam2tui.engine.tracker import Event, LoadModel, ModelSpec, OpenVideo, Replay
+from sam2tui.engine.options import (
+    add_model_arguments,
+    cpu_note,
+    model_spec,
+    require_sam2,
+    sam2_tracker,
+    tracker_factory,
+)
+from sam2tui.engine.tracker import Event, LoadModel, ModelReady, ModelSpec, OpenVideo, Replay
 from sam2tui.engine.worker import EngineWorker, TrackerFactory
-from sam2tui.errors import InputError
+from sam2tui.errors import InputError, Sam2TuiError
 from sam2tui.session.history import History
 from sam2tui.session.review import THRESHOLDS_KEY, save_thresholds, thresholds_from
 from sam2tui.session.store import SessionStore, default_session_path
@@ -76,6 +84,7 @@ class Sam2TuiApp(App[int]):
         self.render_mode = render
         self.caps = caps
         self.engine = EngineWorker(tracker_factory, store, self._engine_event)
+        self._real_model = tracker_factory is sam2_tracker
         self.controller = AnnotationController(
             store,
             History(store),
@@ -144,6 +153,9 @@ class Sam2TuiApp(App[int]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         change = self.controller.apply(message.event)
+        event = message.event
+        if isinstance(event, ModelReady) and event.device == "cpu" and self._real_model:
+            self.controller.notice = cpu_note(self.model_spec)
         if self.screen_stack and self.is_screen_installed("annotate"):
             self.annotate.engine_changed(change)
 
@@ -203,7 +215,11 @@ def run_annotate(args: argparse.Namespace) -> int:
         raise InputError(RENDER_ENV, f"must be one of {', '.join(RENDER_MODES)}, not {render!r}")
     spec = model_spec(args)
     factory = tracker_factory()
+    if factory is sam2_tracker:
+        require_sam2()
     with VideoSource.open(args.video) as video:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise Sam2TuiError("the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`")
         fingerprint = video.fingerprint()
         path = args.session or default_session_path(video.path, fingerprint)
         with SessionStore.open(path, fingerprint) as store:
