@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import importlib.metadata
 import os
 import platform
 import sys
@@ -29,11 +30,10 @@ END = "<!-- results:end -->"
 
 def versions() -> str:
     found = []
-    for name in ("torch", "sam2", "textual", "textual_image", "numpy", "cv2", "av"):
+    for name in ("torch", "sam2", "textual", "textual-image", "numpy", "opencv-python-headless", "av"):
         try:
-            module = importlib.import_module(name)
-            found.append(f"{name} {getattr(module, '__version__', '?')}")
-        except ImportError:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
             continue
     return ", ".join(found)
 

@@ -7,7 +7,8 @@ It plays what the terminal emulator does for a TUI under test:
   in-band resize, after which Textual reports the mouse in pixels); every reply can be delayed to play a
   slow SSH link;
 - keys and SGR mouse reports (cells, or pixels once the app switched to pixel mouse);
-- every byte the app writes, with the time it arrived.
+- every byte the app writes, with the time it arrived, split into screen updates (synchronized-output
+  frames) and replayed onto a text screen (`ScreenText`) to read what the app shows.
 
     with PtyTerminal([sys.executable, "-m", "myapp"], TerminalProfile(cols=160, rows=48)) as term:
         term.wait_quiet()
@@ -19,7 +20,9 @@ It plays what the terminal emulator does for a TUI under test:
 
 from __future__ import annotations
 
+import bisect
 import fcntl
+import itertools
 import os
 import re
 import select
@@ -29,6 +32,7 @@ import subprocess
 import termios
 import threading
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +47,8 @@ KEYS = {
     "ctrl+c": b"\x03",
     "space": b" ",
     "tab": b"\t",
+    "home": b"\x1b[H",
+    "end": b"\x1b[F",
 }
 
 _QUERY = re.compile(
@@ -54,6 +60,14 @@ _QUERY = re.compile(
     rb"|\x1b\[\?2048h"  # in-band resize switched on
 )
 _TAIL = 128  # bytes kept between reads so a query split across reads is still seen
+SYNC_START = b"\x1b[?2026h"  # a synchronized update (one screen refresh of a Textual app) begins
+SYNC_END = b"\x1b[?2026l"  # and ends
+BURST_GAP = 0.005  # seconds without bytes that end an unsynchronized update
+# What a text screen skips or obeys: CSI (cursor moves, colours, modes), DCS (Sixel), APC (kitty), OSC,
+# other escapes (ESC 7 saves the cursor, ESC ( B picks a character set, ...); and runs of text.
+_ESCAPE = re.compile(
+    r"\x1b(?:\[([0-?]*)[ -/]*([@-~])|P.*?\x1b\\|_.*?\x1b\\|\].*?(?:\x07|\x1b\\)|[ -/]*[0-~])", re.S
+)
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,10 @@ class PtyTerminal:
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._pixel_mouse_on = False
+        self._screen = ScreenText(profile.cols, profile.rows)
+        self._screen_fed = 0  # bytes of output replayed onto _screen
         self._proc: subprocess.Popen[bytes] | None = None
+        self.started: float | None = None  # monotonic time just before the process was spawned
         self._master = -1
         self._thread: threading.Thread | None = None
 
@@ -120,6 +137,7 @@ class PtyTerminal:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, _winsize(self.profile))
         self._master = master
+        self.started = time.monotonic()
         self._proc = subprocess.Popen(
             self.argv,
             stdin=slave,
@@ -321,9 +339,118 @@ class PtyTerminal:
                     return at
         return None
 
+    def updates_since(self, mark: int) -> list[tuple[float, bytes]]:
+        """The screen updates after chunk `mark`, each with the time its last byte arrived (needs keep_output).
+
+        An update is a synchronized-output frame; output outside them (an app writes so until the
+        terminal has said it supports synchronized output) is cut where the bytes paused for BURST_GAP.
+        A synchronized update still arriving is left out.
+        """
+        with self._lock:
+            chunks = self.chunks[mark:]
+            skip = sum(size for _, size in self.chunks[:mark])
+            data = bytes(self.output[skip:])
+        times = [at for at, _ in chunks]
+        ends = list(itertools.accumulate(size for _, size in chunks))  # end offset of each chunk in data
+
+        def arrival(end: int) -> float:
+            """When byte `end - 1` arrived."""
+            return times[bisect.bisect_left(ends, end)]
+
+        updates: list[tuple[float, bytes]] = []
+        pos = 0
+        while pos < len(data):
+            begin = data.find(SYNC_START, pos)
+            stop = len(data) if begin < 0 else begin
+            # Unsynchronized output up to `stop`: one update per burst of chunks.
+            while pos < stop:
+                index = bisect.bisect_right(ends, pos)  # the chunk holding byte pos
+                while ends[index] < stop and times[index + 1] - times[index] < BURST_GAP:
+                    index += 1
+                cut = min(ends[index], stop)
+                updates.append((arrival(cut), data[pos:cut]))
+                pos = cut
+            if begin < 0:
+                break
+            end = data.find(SYNC_END, begin)
+            if end < 0:
+                break
+            end += len(SYNC_END)
+            updates.append((arrival(end), data[begin:end]))
+            pos = end
+        return updates
+
+    def screen(self) -> ScreenText:
+        """The text screen after every complete update so far (needs keep_output; one caller at a time)."""
+        with self._lock:
+            data = bytes(self.output[self._screen_fed :])
+        end = data.rfind(SYNC_END)
+        if end >= 0:
+            end += len(SYNC_END)
+            self._screen.feed(data[:end])
+            self._screen_fed += end
+        return self._screen
+
+    def wait_for_text(self, text: str, timeout: float = 20.0) -> bool:
+        """Wait until some line of the screen contains `text`; False on timeout or when the app ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.screen().find(text) is not None:
+                return True
+            if self.returncode is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
     def output_since(self, mark: int, until: float | None = None) -> bytes:
         """The bytes after chunk `mark`, up to those that arrived at time `until` (needs keep_output)."""
         with self._lock:
             skip = sum(size for _, size in self.chunks[:mark])
             end = skip + sum(size for at, size in self.chunks[mark:] if until is None or at <= until)
             return bytes(self.output[skip:end])
+
+
+class ScreenText:
+    """The text a terminal shows after the app's output: cursor moves and printed characters only.
+
+    Colours, modes and graphics (Sixel, kitty) are skipped: enough to read a status bar or spot a dialog.
+    """
+
+    def __init__(self, cols: int, rows: int) -> None:
+        self.cols, self.rows = cols, rows
+        self.cells = [[" "] * cols for _ in range(rows)]
+        self.x = self.y = 0
+
+    def feed(self, data: bytes) -> ScreenText:
+        text = data.decode("utf-8", "replace")
+        pos = 0
+        for match in _ESCAPE.finditer(text):
+            self._print(text[pos : match.start()])
+            pos = match.end()
+            if match.group(2) == "H":  # cursor position, 1-based "row;col"
+                row, _, col = match.group(1).partition(";")
+                self.y = min(self.rows - 1, max(0, int(row or 1) - 1))
+                self.x = min(self.cols - 1, max(0, int(col or 1) - 1))
+        self._print(text[pos:])
+        return self
+
+    def _print(self, text: str) -> None:
+        for char in text:
+            if char == "\r":
+                self.x = 0
+            elif char == "\n":
+                self.y = min(self.rows - 1, self.y + 1)
+            elif char >= " ":
+                if self.x < self.cols:
+                    self.cells[self.y][self.x] = char
+                self.x += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+    def line(self, row: int) -> str:
+        return "".join(self.cells[row]).rstrip()
+
+    def lines(self) -> list[str]:
+        return [self.line(row) for row in range(self.rows)]
+
+    def find(self, text: str) -> int | None:
+        """The first row that contains `text`, or None."""
+        return next((row for row in range(self.rows) if text in self.line(row)), None)

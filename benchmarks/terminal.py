@@ -14,14 +14,16 @@ The baselines are textual-image's own widgets on the same frames: HalfcellImage 
     python -m benchmarks terminal                    # as rows of benchmarks/README.md
     python -m benchmarks.terminal serve halfblock    # the app itself (run inside a terminal)
 
-`run_in_pty(argv, cols, rows, script)` runs any command the same way, so the full app can be measured with
-the same scripts (`step_script`, `held_script`).
+`run_in_pty(argv, cols, rows, script)` runs any command the same way: benchmarks/app_terminal.py measures the
+real app (`sam2tui VIDEO`) with the same scripts (`step_script`, `held_script`), and `measure()` returns
+its rows after these.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -29,13 +31,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from benchmarks.pty_terminal import PtyTerminal, TerminalProfile
+from benchmarks.pty_terminal import SYNC_END, PtyTerminal, TerminalProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / ".." / "shared" / "data" / "cups" / "02_cups.mp4"
 COLS, ROWS, CELL = 160, 48, (10, 20)
 RENDERERS = ("halfblock", "sixel", "kitty", "baseline", "baseline-sixel")
-SYNC_END = b"\x1b[?2026l"
+GRAPHICS = re.compile(rb"\x1bP.*?\x1b\\|\x1b_G.*?\x1b\\", re.S)  # Sixel (DCS) and kitty (APC) images
 METRICS = {
     "fps": "frames/s with the key held at 30 Hz",
     "kb_per_step": "KB per frame step (until quiet)",
@@ -153,9 +155,9 @@ def run_in_pty(
     profile = profile or TerminalProfile(cols=cols, rows=rows, cell=CELL, sixel=True, kitty=True)
     if (profile.cols, profile.rows) != (cols, rows):
         raise ValueError("profile size differs from cols x rows")
-    child_env = dict(os.environ)
+    # The user's own SAM2TUI_* settings (a renderer, a test tracker) must not leak into a measurement.
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("SAM2TUI_") and k != "TMUX"}
     child_env.update(TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(ROOT))
-    child_env.pop("TMUX", None)
     child_env.update(env or {})
     with PtyTerminal(argv, profile, env=child_env, cwd=str(ROOT), keep_output=True) as term:
         if term.wait_quiet(quiet=1.0, timeout=60.0, after=0) is None:
@@ -167,11 +169,12 @@ def step_script(steps: int, quiet: float = 0.6) -> Callable[[PtyTerminal], dict[
     """Press `right` `steps` times, each time waiting until the terminal is quiet (graphics included).
 
     `first_update_ms`: key to the end of the first screen update (the half blocks); `latency_ms`: key to
-    the last byte (for the sharp renderers, the graphics image).
+    the last byte (for the sharp renderers, the graphics image); `graphics_kb_per_step`: the bytes of
+    Sixel / kitty images among them.
     """
 
     def script(term: PtyTerminal) -> dict[str, float]:
-        sizes, latencies, firsts = [], [], []
+        sizes, latencies, firsts, graphics = [], [], [], []
         for _ in range(steps):
             mark = term.mark()
             sent = term.key("right")
@@ -181,20 +184,33 @@ def step_script(steps: int, quiet: float = 0.6) -> Callable[[PtyTerminal], dict[
             sizes.append(term.bytes_since(mark))
             latencies.append(last - sent)
             firsts.append((term.arrival_of(mark, SYNC_END) or last) - sent)
+            graphics.append(sum(len(image) for image in GRAPHICS.findall(term.output_since(mark))))
         return {
             "kb_per_step": statistics.median(sizes) / 1000,
             "latency_ms": statistics.median(latencies) * 1000,
             "first_update_ms": statistics.median(firsts) * 1000,
+            "graphics_kb_per_step": statistics.median(graphics) / 1000,
         }
 
     return script
 
 
-def held_script(seconds: float, rate: float = 30.0) -> Callable[[PtyTerminal], dict[str, float]]:
-    """Hold `right` (repeat at `rate` Hz) for `seconds`: screen updates per second and KB per update.
+def count_updates(output: bytes) -> int:
+    """Screen updates in `output` (each is one synchronized-output frame)."""
+    return output.count(SYNC_END)
 
-    Counts the updates that arrived while the key was held (a sharp image after the release is not a
-    frame of the scrub); `lag_s` is how long after the release the terminal went quiet.
+
+def held_script(
+    seconds: float,
+    rate: float = 30.0,
+    count: Callable[[bytes], int] = count_updates,
+    settle: bool = True,
+) -> Callable[[PtyTerminal], dict[str, float]]:
+    """Hold `right` (repeat at `rate` Hz) for `seconds`: frames per second and KB per frame.
+
+    Counts the frames (`count`: by default every screen update) that arrived while the key was held (a
+    sharp image after the release is not a frame of the scrub); `lag_s` is how long after the release
+    the terminal went quiet (with `settle`; without, for an app that never goes quiet, it is 0).
     """
 
     def script(term: PtyTerminal) -> dict[str, float]:
@@ -207,12 +223,15 @@ def held_script(seconds: float, rate: float = 30.0) -> Callable[[PtyTerminal], d
                 time.sleep(delay)
             term.key("right")
         end = start + seconds
-        last = term.wait_quiet(quiet=0.5, after=mark) or time.monotonic()
+        delay = end - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        last = (term.wait_quiet(quiet=0.5, after=mark) or time.monotonic()) if settle else end
         output = term.output_since(mark, until=end)
-        updates = output.count(SYNC_END)
+        frames = count(output)
         return {
-            "fps": updates / seconds,
-            "kb_per_update": len(output) / max(updates, 1) / 1000,
+            "fps": frames / seconds,
+            "kb_per_update": len(output) / max(frames, 1) / 1000,
             "presses": presses,
             "lag_s": last - end,
         }
@@ -230,7 +249,7 @@ def measure_renderer(renderer: str, quick: bool = False) -> dict[str, float]:
         "--frames",
         "40" if quick else "90",
     ]
-    steps = 4 if quick else 10
+    steps = 3 if quick else 10
     held = 1.0 if quick else 2.0
     # The Sixel/kitty images come >= 150 ms after the half blocks: wait longer for quiet.
     quiet = 0.3 if renderer in ("halfblock", "baseline") else 1.0
@@ -239,7 +258,7 @@ def measure_renderer(renderer: str, quick: bool = False) -> dict[str, float]:
         result = step_script(steps, quiet)(term)
         # The machine may be shared: the median of a few holds is steadier than one long one.
         holds = []
-        for _ in range(3):
+        for _ in range(1 if quick else 3):
             holds.append(held_script(held)(term))
             term.wait_quiet(quiet=quiet)
         result.update({key: statistics.median(h[key] for h in holds) for key in holds[0]})
@@ -248,32 +267,47 @@ def measure_renderer(renderer: str, quick: bool = False) -> dict[str, float]:
     return run_in_pty(argv, COLS, ROWS, script)
 
 
+def bench_row(
+    metric: str,
+    ours: float,
+    unit: str,
+    target: str = "",
+    baseline: float | None = None,
+    baseline_name: str | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """One row of the results table; `target` is ">= N" or "<= N" (or "") and decides `met`."""
+    limit = float(target.split()[-1]) if target else None
+    met = None if limit is None else (ours >= limit if target.startswith(">=") else ours <= limit)
+    return {
+        "benchmark": "terminal",
+        "metric": metric,
+        "ours": round(ours, 1),
+        "baseline": None if baseline is None else round(baseline, 1),
+        "baseline_name": None if baseline is None else baseline_name,
+        "unit": unit,
+        "target": target,
+        "met": met,
+        "note": note,
+    }
+
+
 def measure(quick: bool = False) -> list[dict[str, Any]]:
-    """Rows for benchmarks/README.md (see benchmarks/__main__.py)."""
+    """Rows for benchmarks/README.md (see benchmarks/__main__.py): the canvas alone, then the real app."""
+    from benchmarks import app_terminal  # it builds on this module
+
     results = {name: measure_renderer(name, quick) for name in RENDERERS}
-    halfcell, sixel_image = "textual-image HalfcellImage", "textual-image SixelImage"
+    names = {"baseline": "textual-image HalfcellImage", "baseline-sixel": "textual-image SixelImage"}
     size = f"{COLS}x{ROWS} cells of {CELL[0]}x{CELL[1]} px, 1280x720 clip"
     rows: list[dict[str, Any]] = []
 
     def row(
         renderer: str, metric: str, unit: str, baseline: str | None, target: str = "", note: str = size
     ) -> None:
-        ours = results[renderer][metric]
         base = None if baseline is None else results[baseline][metric]
-        limit = float(target.split()[-1]) if target else None
-        met = None if limit is None else (ours >= limit if target.startswith(">=") else ours <= limit)
+        label = f"{renderer}: {METRICS[metric]}"
         rows.append(
-            {
-                "benchmark": "terminal",
-                "metric": f"{renderer}: {METRICS[metric]}",
-                "ours": round(ours, 1),
-                "baseline": None if base is None else round(base, 1),
-                "baseline_name": halfcell if baseline == "baseline" else sixel_image,
-                "unit": unit,
-                "target": target,
-                "met": met,
-                "note": note,
-            }
+            bench_row(label, results[renderer][metric], unit, target, base, names.get(baseline or ""), note)
         )
 
     row("halfblock", "fps", "frames/s", "baseline", ">= 20")
@@ -287,7 +321,7 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         row(name, "first_update_ms", "ms", baseline, note=progressive)
         row(name, "latency_ms", "ms", baseline, note=progressive)
         row(name, "fps", "frames/s", baseline or "baseline", ">= 20", note=f"half blocks while held; {size}")
-    return rows
+    return rows + app_terminal.measure(quick, canvas=results)
 
 
 def main(argv: list[str] | None = None) -> int:
