@@ -108,4 +108,3 @@ def test_without_a_terminal_the_app_says_to_use_track(
         code == 2
         and err == "sam2tui: the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`\n"
     )
-    assert not (tmp_path / "clip.sam2tui").exists()

@@ -90,11 +90,10 @@ def run_track(args: argparse.Namespace) -> int:
     targets = [parse_export_target(text) for text in args.export]
     spec = model_spec(args)
     factory = tracker_factory()
+    on_cpu = False
     if factory is sam2_tracker:
         require_sam2()
-        # A bad --device is bad input, found before anything is loaded.
-        if resolve_device(spec.device).type == "cpu":
-            print(f"sam2tui: {cpu_note(spec)}", file=sys.stderr)
+        on_cpu = resolve_device(spec.device).type == "cpu"  # a bad --device is found before any work
     with VideoSource.open(args.video) as video:
         prompts = load_prompts(args.prompts, width=video.width, height=video.height, frame_count=len(video))
         frames = parse_frame_range(args.frames, len(video)) or range(len(video))
@@ -105,6 +104,8 @@ def run_track(args: argparse.Namespace) -> int:
             if factory is sam2_tracker:
                 resolve_checkpoint(spec, download=True)  # downloads here, with its own progress bar
             plan = Plan.load(store, spec, Direction(args.direction), first, last)
+            if on_cpu and plan.passes():
+                print(f"sam2tui: {cpu_note(spec)}", file=sys.stderr)
             status = _Run(store, spec, video.path, factory).track(plan)
             if status != 0:
                 return status

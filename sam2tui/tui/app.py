@@ -218,11 +218,13 @@ def run_annotate(args: argparse.Namespace) -> int:
     if factory is sam2_tracker:
         require_sam2()
     with VideoSource.open(args.video) as video:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise Sam2TuiError("the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`")
         fingerprint = video.fingerprint()
         path = args.session or default_session_path(video.path, fingerprint)
-        with SessionStore.open(path, fingerprint) as store:
+        with SessionStore.open(path, fingerprint) as store:  # "in use by PID n" comes first
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                raise Sam2TuiError(
+                    "the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`"
+                )
             if store.setting(THRESHOLDS_KEY) is None:
                 save_thresholds(store, settings.review)
             caps = detect()  # before the app owns the terminal (DESIGN section 5)
