@@ -84,6 +84,10 @@ def _move_binding(keys: str, dx: int, dy: int, name: str, how_far: str) -> Bindi
 class FrameCanvas(Widget, can_focus=True):
     """Shows one video frame with its overlay; reports clicks, drags and the pointer in video pixels."""
 
+    # Textual's text selection sets the screen's selection state on every press and clears it on release:
+    # each repaints the whole screen (125 KB at 160x48, and the Sixel image again). A picture has no text.
+    ALLOW_SELECT: ClassVar[bool] = False
+
     DEFAULT_CSS = """
     FrameCanvas {
         width: 1fr;
