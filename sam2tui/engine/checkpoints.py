@@ -143,10 +143,6 @@ def fetch(name: str, progress: ProgressFn | None = None) -> Path:
     return target
 
 
-# The name the contract gives the download entry point.
-download = fetch
-
-
 class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to the same scheme and host: a checkpoint comes from the host configured."""
 

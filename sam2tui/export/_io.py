@@ -11,13 +11,14 @@ import contextlib
 import ctypes
 import errno
 import functools
+import json
 import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sam2tui.errors import ExportError
 
@@ -148,3 +149,10 @@ def _open_new(path: Path) -> TextIO:
 
 def _write_error(path: Path, error: OSError) -> ExportError:
     return ExportError(path, f"cannot write ({error.strerror or error})")
+
+
+def write_json(path: Path, document: dict[str, Any]) -> list[Path]:
+    """Write a JSON export (COCO, YouTube-VIS) compactly and atomically; returns the paths written."""
+    with replacing_file(path) as handle:
+        json.dump(document, handle, separators=(",", ":"))
+    return [path]

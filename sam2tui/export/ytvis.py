@@ -8,12 +8,11 @@ Objects with no mask on any exported frame get no annotation.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sam2tui import __version__
-from sam2tui.export._io import replacing_file
+from sam2tui.export._io import write_json
 from sam2tui.export._selection import FrameSource, Instance, Progress, Selection
 from sam2tui.export.coco import categories
 
@@ -21,9 +20,7 @@ VIDEO_ID = 1
 
 
 def write(selection: Selection, out: Path, *, video: FrameSource | None, progress: Progress) -> list[Path]:
-    with replacing_file(out) as handle:
-        json.dump(document(selection, progress), handle, separators=(",", ":"))
-    return [out]
+    return write_json(out, document(selection, progress))
 
 
 def document(selection: Selection, progress: Progress) -> dict[str, Any]:
