@@ -11,7 +11,7 @@ SAMPLE := sample_data/sample.mp4
 
 install: $(STAMP)
 
-# Order matters (DESIGN.md section 4): torch first (CPU build where there is no NVIDIA GPU), then the
+# Order matters (docs/architecture.md, "SAM 2 facts"): torch first (CPU build where there is no NVIDIA GPU), then the
 # packages sam2 needs, then sam2 itself without its declared deps (they would pull torchvision and a CUDA torch).
 $(STAMP): pyproject.toml Makefile scripts/install_torch.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

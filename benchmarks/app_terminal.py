@@ -17,7 +17,7 @@ the scripted one of tests/ behind the testing hook (`bench_tracker` below), exce
    Sixel, keep showing frame 0 and end up with exactly the screen it shows with instant replies (a late
    reply taken for keys would step a frame, open help, toggle a layer...), then step on `right`;
 5. frames/s with `right` held while the real SAM 2 engine (tiny, random weights, 256 px, CPU) propagates on
-   its worker thread, against the same with no propagation: DESIGN.md section 2 asks for it to choose
+   its worker thread, against the same with no propagation: docs/architecture.md ("The engine worker") asks for it to choose
    between that thread and a process.
 
     python -m benchmarks.app_terminal [--quick]      # prints the figures (no canvas baselines)
@@ -70,7 +70,7 @@ def bench_tracker(_spec: object = None, progress: Callable[[str, float | None], 
 
     import numpy as np
 
-    from sam2tui.session.model import POSITIVE, FramePrompt
+    from sam2tui.values import POSITIVE, FramePrompt
     from tests.scripted_tracker import ScriptedTracker
 
     delay = float(os.environ.get(LOAD_DELAY_ENV) or 0)

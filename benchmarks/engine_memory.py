@@ -54,8 +54,8 @@ def _rss_mib() -> float:
 def run(config: dict[str, Any]) -> dict[str, Any]:
     from sam2tui.engine.sam2_tracker import Sam2Tracker
     from sam2tui.engine.tracker import ModelSpec
-    from sam2tui.session.model import Direction, FramePrompt
     from sam2tui.session.store import SessionStore
+    from sam2tui.values import Direction, FramePrompt
     from sam2tui.video import VideoSource
 
     spec = ModelSpec("sam2.1-tiny", Path(config["checkpoint"]), "cpu", config["image_size"])

@@ -56,8 +56,8 @@ def run_ours(config: dict[str, Any]) -> dict[str, Any]:
 
     from sam2tui.engine import sam2_tracker
     from sam2tui.engine.tracker import ModelSpec
-    from sam2tui.session.model import Direction, FramePrompt
     from sam2tui.session.store import SessionStore
+    from sam2tui.values import Direction, FramePrompt
     from sam2tui.video import VideoSource
 
     spec = ModelSpec(config["model"], Path(config["checkpoint"]), config["device"], config["image_size"])

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from sam2tui import masks
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.export import FORMATS, export_session
 from sam2tui.export.yolo import JPEG_QUALITY
 from sam2tui.session.store import SessionStore
@@ -61,7 +61,7 @@ def make_session(path: Path, frames: int) -> SessionStore:
                     int(90 + 50 * np.cos(frame / 30)),
                 )
                 cv2.ellipse(mask, centre, (12 + 3 * obj_id, 20), frame % 180, 0, 360, 1, -1)
-            batch.append(masks.result_from_mask(frame, obj_id, mask.astype(bool), 7.0 + obj_id / 10))
+            batch.append(result_from_mask(frame, obj_id, mask.astype(bool), 7.0 + obj_id / 10))
         if len(batch) >= 5000:
             store.put_results(batch)
             batch = []

@@ -37,7 +37,7 @@ class Subcommand:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "annotate": Subcommand("open the terminal app on a video (the default)", "sam2tui.tui.app", "annotate"),
-    "track": Subcommand("track objects headlessly from a prompts file", "sam2tui.engine.headless", "track"),
+    "track": Subcommand("track objects headlessly from a prompts file", "sam2tui.track.cli", "track"),
     "export": Subcommand(
         "write a session's results as COCO, MOT, YOLO, DAVIS, YouTube-VIS", "sam2tui.export.cli", "export"
     ),

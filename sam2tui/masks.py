@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
-from sam2tui.session.model import Box, FrameResult, Rle
+from sam2tui.values import Box, Rle
 
 Polygon = npt.NDArray[np.float64]
 """Nx2 array of (x, y) vertices in pixels."""
@@ -86,17 +86,6 @@ def count_parts(mask: np.ndarray) -> int:
     """The number of connected parts of the mask (8-connectivity)."""
     labels, _ = cv2.connectedComponents(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8)
     return int(labels) - 1
-
-
-def result_from_mask(frame: int, obj_id: int, mask: np.ndarray, score: float, model: str = "") -> FrameResult:
-    """A FrameResult for a bool mask at video resolution, with its box, area and number of parts.
-
-    Parts are counted here, inside the box, while the mask is at hand: review needs them and would
-    otherwise decode every stored mask again.
-    """
-    tight = box(mask)
-    parts = count_parts(mask[tight[1] : tight[1] + tight[3], tight[0] : tight[0] + tight[2]]) if tight else 0
-    return FrameResult(frame, obj_id, encode(mask), float(score), tight, area(mask), model, parts)
 
 
 def polygons(mask: np.ndarray, *, min_points: int = 3) -> list[Polygon]:

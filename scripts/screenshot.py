@@ -40,9 +40,9 @@ sys.path.insert(0, str(REPO))
 from textual._compositor import LayoutUpdate  # noqa: E402
 
 from sam2tui.masks import box, decode, encode  # noqa: E402
-from sam2tui.session.model import POSITIVE, BoxCorners, FramePrompt, Rle  # noqa: E402
 from sam2tui.session.store import SessionStore  # noqa: E402
 from sam2tui.tui.app import Sam2TuiApp  # noqa: E402
+from sam2tui.values import POSITIVE, BoxCorners, FramePrompt, Rle  # noqa: E402
 from sam2tui.video import VideoSource  # noqa: E402
 from tests.scripted_tracker import ScriptedTracker  # noqa: E402
 

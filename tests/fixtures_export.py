@@ -14,8 +14,9 @@ import numpy as np
 from PIL import Image
 
 from sam2tui import masks
-from sam2tui.session.model import FrameResult
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult
 from sam2tui.video import VideoSource
 
 WIDTH, HEIGHT, FRAMES = 96, 64, 12
@@ -55,15 +56,13 @@ def synthetic_results() -> list[FrameResult]:
     for frame in range(FRAMES):
         one = np.zeros((HEIGHT, WIDTH), np.uint8)
         cv2.ellipse(one, (14 + 3 * frame, 30), (10, 7), 15, 0, 360, 1, -1)
-        results.append(masks.result_from_mask(frame, 1, one.astype(bool), 8.0, "synthetic"))
+        results.append(result_from_mask(frame, 1, one.astype(bool), 8.0, "synthetic"))
         if frame != 9:
             two = np.zeros((HEIGHT, WIDTH), bool)
             if frame not in (6, 7):
                 two[22:44, 20 + frame : 40 + frame] = True
                 two[28:36, 26 + frame : 34 + frame] = False
-            results.append(
-                masks.result_from_mask(frame, 2, two, 9.0 if frame == 4 else 5.0 if two.any() else -3)
-            )
+            results.append(result_from_mask(frame, 2, two, 9.0 if frame == 4 else 5.0 if two.any() else -3))
         if frame >= 2:
             three = np.zeros((HEIGHT, WIDTH), np.uint8)
             cv2.circle(three, (70, 12 + frame), 6, 1, -1)
@@ -71,7 +70,7 @@ def synthetic_results() -> list[FrameResult]:
             three[60, 3] = 1
             if frame < 4:
                 three[28:33, 28:34] = 1  # into object 1's ellipse
-            results.append(masks.result_from_mask(frame, 3, three.astype(bool), 8.0, "synthetic"))
+            results.append(result_from_mask(frame, 3, three.astype(bool), 8.0, "synthetic"))
     return results
 
 
@@ -111,7 +110,7 @@ def blackswan_scenario(tmp_path: Path, data: Path) -> Scenario:
     """DAVIS 2016 blackswan: its ground-truth masks stored as the results of object 1 ("swan")."""
     annotations = sorted((data / "Annotations").glob("*.png"))
     results = [
-        masks.result_from_mask(frame, 1, np.asarray(Image.open(png)) > 127, 8.0, "davis-gt")
+        result_from_mask(frame, 1, np.asarray(Image.open(png)) > 127, 8.0, "davis-gt")
         for frame, png in enumerate(annotations)
     ]
     return open_scenario(tmp_path / "blackswan.sam2tui", data / "JPEGImages", results, {1: "swan"})

@@ -22,10 +22,10 @@ from textual.pilot import Pilot
 from sam2tui.engine.tracker import Event, Idle, LoadModel, ModelSpec, OpenVideo
 from sam2tui.engine.worker import EngineWorker
 from sam2tui.session.history import History
-from sam2tui.session.model import ReviewThresholds
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.app import Sam2TuiApp
 from sam2tui.tui.controller import AnnotationController
+from sam2tui.values import ReviewThresholds
 from sam2tui.video import VideoSource
 from tests.scripted_tracker import ScriptedTracker
 

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from sam2tui.engine.tracker import CancelToken
-from sam2tui.masks import result_from_mask
-from sam2tui.session.model import POSITIVE, Direction, FramePrompt, FrameResult
+from sam2tui.engine.tracker import CancelToken, result_from_mask
+from sam2tui.values import POSITIVE, Direction, FramePrompt, FrameResult
 from sam2tui.video import VideoSource
 
 TRACKED_SCORE = 8.0

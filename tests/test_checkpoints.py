@@ -25,7 +25,7 @@ from sam2tui.engine.checkpoints import (
     run_models,
 )
 from sam2tui.engine.tracker import ModelSpec
-from sam2tui.session.model import FramePrompt
+from sam2tui.values import FramePrompt
 from tests.fixtures_engine import TINY, random_checkpoint_fixture  # noqa: F401 - the fixture
 
 

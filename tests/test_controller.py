@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sam2tui.engine.tracker import Idle, Propagate, PropagationDone
-from sam2tui.session.model import NEGATIVE, POSITIVE, Direction, PromptKind
 from sam2tui.session.review import FrameState
+from sam2tui.values import NEGATIVE, POSITIVE, Direction, PromptKind
 from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
 

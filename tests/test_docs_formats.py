@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2tui import masks
 from sam2tui.cli import SUBCOMMANDS, build_parser, main
-from sam2tui.engine.prompts_file import load_prompts
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.export import FORMATS
 from sam2tui.session import schema
-from sam2tui.session.model import PromptKind
 from sam2tui.session.store import SessionStore
+from sam2tui.track.prompts_file import load_prompts
+from sam2tui.values import PromptKind
 from sam2tui.video import VideoSource
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -61,13 +61,13 @@ def make_example_session(folder: Path) -> Path:
         store.add_object("walker", "person")
         store.add_object("rex", "dog")
         results = [
-            masks.result_from_mask(f, 1, _rectangle(10 + 4 * f, 8, 10, 20), 7.5, "sam2.1-tiny")
+            result_from_mask(f, 1, _rectangle(10 + 4 * f, 8, 10, 20), 7.5, "sam2.1-tiny")
             for f in range(FRAMES)
         ]
         results += [
-            masks.result_from_mask(0, 2, _rectangle(30, 30, 16, 10), 6.25, "sam2.1-tiny"),
-            masks.result_from_mask(1, 2, _rectangle(16, 24, 16, 10), 6.25, "sam2.1-tiny"),
-            masks.result_from_mask(2, 2, np.zeros((HEIGHT, WIDTH), bool), -4.0, "sam2.1-tiny"),
+            result_from_mask(0, 2, _rectangle(30, 30, 16, 10), 6.25, "sam2.1-tiny"),
+            result_from_mask(1, 2, _rectangle(16, 24, 16, 10), 6.25, "sam2.1-tiny"),
+            result_from_mask(2, 2, np.zeros((HEIGHT, WIDTH), bool), -4.0, "sam2.1-tiny"),
         ]
         store.put_results(results)
     return session

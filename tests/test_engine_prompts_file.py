@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from sam2tui import masks
-from sam2tui.engine.prompts_file import load_prompts, save_prompts
 from sam2tui.errors import PromptsError
-from sam2tui.session.model import FramePrompt, Prompt, PromptKind, TrackedObject
 from sam2tui.session.store import SessionStore
+from sam2tui.track.prompts_file import load_prompts, save_prompts
+from sam2tui.values import FramePrompt, Prompt, PromptKind, TrackedObject
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 

@@ -26,8 +26,8 @@ from sam2tui.engine.tracker import (
     SetPrompt,
 )
 from sam2tui.engine.worker import EngineWorker
-from sam2tui.session.model import Direction, FramePrompt, FrameResult, Prompt
 from sam2tui.session.store import SessionStore
+from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import (
     CLIP_FRAMES,

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sam2tui import masks
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.session.history import Edit, EditKind, History
-from sam2tui.session.model import FrameResult, Prompt, TrackedObject
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult, Prompt, TrackedObject
 from sam2tui.video import VideoFingerprint
 
 H, W = 24, 32
@@ -27,7 +28,7 @@ def fingerprint(folder: Path) -> VideoFingerprint:
 def result(frame: int, obj_id: int, x: int = 2) -> FrameResult:
     mask = np.zeros((H, W), bool)
     mask[3:9, x : x + 5] = True
-    return masks.result_from_mask(frame, obj_id, mask, 6.5, "sam2.1-tiny")
+    return result_from_mask(frame, obj_id, mask, 6.5, "sam2.1-tiny")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The layers only look down (DESIGN.md section 2): checked on the imports each module really makes."""
+"""The layers only look down (docs/architecture.md, "Layers"): checked on the imports each module really makes."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ PURE = [
 ENGINE = [
     "sam2tui.engine.tracker",
     "sam2tui.engine.worker",
-    "sam2tui.engine.headless",
     "sam2tui.engine.sam2_tracker",
 ]
 

@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 from pycocotools import mask as coco_mask
 
 from sam2tui import masks
+from sam2tui.engine.tracker import result_from_mask
 
 shapes = st.tuples(st.integers(1, 40), st.integers(1, 40))
 bool_masks = shapes.flatmap(lambda shape: arrays(np.bool_, shape))
@@ -175,10 +176,10 @@ def test_empty_mask_has_no_polygons() -> None:
 def test_result_from_mask() -> None:
     mask = np.zeros((20, 30), bool)
     mask[4:9, 10:22] = True
-    result = masks.result_from_mask(7, 2, mask, np.float32(6.5), "sam2.1-tiny")  # type: ignore[arg-type]
+    result = result_from_mask(7, 2, mask, np.float32(6.5), "sam2.1-tiny")  # type: ignore[arg-type]
     assert (result.frame, result.obj_id, result.model) == (7, 2, "sam2.1-tiny")
     assert result.box == (10, 4, 12, 5) and result.area == 60 and not result.is_empty
     assert type(result.score) is float and result.score == 6.5
     assert np.array_equal(masks.decode(result.rle), mask)
-    empty = masks.result_from_mask(0, 1, np.zeros((20, 30), bool), -4.0)
+    empty = result_from_mask(0, 1, np.zeros((20, 30), bool), -4.0)
     assert empty.box is None and empty.area == 0 and empty.is_empty

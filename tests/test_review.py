@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sam2tui import masks
-from sam2tui.session.model import FrameResult, ReviewThresholds
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.session.review import (
     THRESHOLDS_KEY,
     Flag,
@@ -24,6 +24,7 @@ from sam2tui.session.review import (
     thresholds_from,
 )
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult, ReviewThresholds
 from sam2tui.video import VideoFingerprint
 
 H, W = 40, 60
@@ -34,7 +35,7 @@ DEFAULTS = ReviewThresholds()
 def rect(frame: int, x: int = 10, y: int = 10, w: int = 10, h: int = 10, score: float = 7.0) -> FrameResult:
     mask = np.zeros((H, W), bool)
     mask[y : y + h, x : x + w] = True
-    return masks.result_from_mask(frame, 1, mask, score)
+    return result_from_mask(frame, 1, mask, score)
 
 
 def dots(frame: int, count: int) -> FrameResult:
@@ -43,11 +44,11 @@ def dots(frame: int, count: int) -> FrameResult:
     for i in range(count):
         mask[10:13, 10 + 5 * i : 13 + 5 * i] = True
     mask[14:20, 10:20] = count == 1  # one part: keep the area near the others
-    return masks.result_from_mask(frame, 1, mask, 7.0)
+    return result_from_mask(frame, 1, mask, 7.0)
 
 
 def empty(frame: int, score: float) -> FrameResult:
-    return masks.result_from_mask(frame, 1, np.zeros((H, W), bool), score)
+    return result_from_mask(frame, 1, np.zeros((H, W), bool), score)
 
 
 def by_frame(*results: FrameResult) -> dict[int, FrameResult]:

@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sam2tui import masks
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.errors import SessionError, SessionInUseError
 from sam2tui.session import schema, store
 from sam2tui.session.lock import lock_path_of
-from sam2tui.session.model import FramePrompt, FrameResult, Prompt, TrackedObject, default_color
 from sam2tui.session.store import SessionStore, default_session_path
+from sam2tui.values import FramePrompt, FrameResult, Prompt, TrackedObject, default_color
 from sam2tui.video import VideoFingerprint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,11 +40,11 @@ def make_fingerprint(folder: Path, name: str = "clip.mp4", digest: str = "ab" * 
 def rect_result(frame: int, obj_id: int, x: int = 5, y: int = 5, w: int = 10, h: int = 8, score: float = 7.0):
     mask = np.zeros((H, W), bool)
     mask[y : y + h, x : x + w] = True
-    return masks.result_from_mask(frame, obj_id, mask, score, "sam2.1-tiny")
+    return result_from_mask(frame, obj_id, mask, score, "sam2.1-tiny")
 
 
 def empty_result(frame: int, obj_id: int, score: float = -4.0) -> FrameResult:
-    return masks.result_from_mask(frame, obj_id, np.zeros((H, W), bool), score, "sam2.1-tiny")
+    return result_from_mask(frame, obj_id, np.zeros((H, W), bool), score, "sam2.1-tiny")
 
 
 @pytest.fixture

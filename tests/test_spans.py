@@ -1,5 +1,5 @@
-from sam2tui.session.model import Direction
 from sam2tui.session.spans import Span, correction_spans
+from sam2tui.values import Direction
 
 
 def test_correction_between_prompts_stops_before_them() -> None:

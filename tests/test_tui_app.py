@@ -13,7 +13,6 @@ from textual.widgets import DataTable, Input
 
 from sam2tui.engine.worker import EngineWorker
 from sam2tui.errors import EngineError
-from sam2tui.session.model import NEGATIVE, POSITIVE, PromptKind
 from sam2tui.session.review import FrameState
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.screens.annotate import AnnotateScreen
@@ -24,6 +23,7 @@ from sam2tui.tui.settings import Settings
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, canvas_point
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
 from sam2tui.tui.widgets.timeline import LABEL_WIDTH, Timeline, cursor_cells
+from sam2tui.values import NEGATIVE, POSITIVE, PromptKind
 from tests.fixtures_tui import CLIP_FRAMES, AppRig, app_rig, idle, screen_text, settle
 from tests.scripted_tracker import ScriptedTracker
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from sam2tui.session.model import ReviewThresholds, TrackedObject
 from sam2tui.session.review import FrameState
 from sam2tui.tui.settings import Settings, SettingsError, settings_path
 from sam2tui.tui.state import Lane, PropagationStatus
 from sam2tui.tui.widgets.timeline import LaneData, cell_ranges, cursor_cells, lane_cells
+from sam2tui.values import ReviewThresholds, TrackedObject
 
 
 @pytest.mark.parametrize(("frames", "cells"), [(20, 68), (20, 20), (7, 100), (1000, 68), (69, 68), (1, 5)])

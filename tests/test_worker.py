@@ -31,8 +31,8 @@ from sam2tui.engine.tracker import (
 )
 from sam2tui.engine.worker import EngineWorker, failure_message, frames_to_track
 from sam2tui.errors import EngineError
-from sam2tui.session.model import Direction, FramePrompt, FrameResult
 from sam2tui.session.store import SessionStore
+from sam2tui.values import Direction, FramePrompt, FrameResult
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 from tests.scripted_tracker import ScriptedTracker

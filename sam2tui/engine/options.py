@@ -20,7 +20,7 @@ from sam2tui.errors import CheckpointError, EngineError, InputError
 
 TEST_TRACKER_ENV = "SAM2TUI_TEST_TRACKER"
 SAM2_INSTALL = "SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation sam2==1.1.0"
-# Seconds per propagated frame of sam2.1-tiny on a 2-core CPU (1024, 256: benchmarks engine_speed; 512: DESIGN.md).
+# Seconds per propagated frame of sam2.1-tiny on a 2-core CPU (1024, 256: benchmarks engine_speed; 512: docs/architecture.md).
 CPU_SECONDS_PER_FRAME = {1024: 3.7, 512: 0.7, 256: 0.22}
 
 

@@ -1,6 +1,6 @@
 """The Tracker backed by SAM 2's video predictor: the only module that imports sam2.
 
-What this adds to sam2 1.1.0's `SAM2VideoPredictor` (see DESIGN.md section 4):
+What this adds to sam2 1.1.0's `SAM2VideoPredictor` (see docs/architecture.md, "SAM 2 facts"):
 - frames come lazily from a `VideoSource` (resized and normalised exactly like sam2's JPEG loader, a few
   cached), instead of a float32 copy of the whole video in memory;
 - corrections survive propagation (`add_all_frames_to_correct_as_cond`), with at most `MAX_COND_FRAMES`
@@ -28,10 +28,10 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from sam2tui.engine.checkpoints import load_weights, resolve_checkpoint
 from sam2tui.engine.device import resolve_device
-from sam2tui.engine.tracker import CancelToken, ModelSpec, ProgressFn
+from sam2tui.engine.tracker import CancelToken, ModelSpec, ProgressFn, result_from_mask
 from sam2tui.errors import EngineError
-from sam2tui.masks import decode, result_from_mask
-from sam2tui.session.model import Direction, FramePrompt, FrameResult
+from sam2tui.masks import decode
+from sam2tui.values import Direction, FramePrompt, FrameResult
 
 MAX_COND_FRAMES = 4
 """Prompted frames that each tracked frame attends to (the temporally closest ones)."""

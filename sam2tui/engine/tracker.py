@@ -14,11 +14,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sam2tui.session.model import Direction, FramePrompt, FrameResult
+import numpy as np
+import numpy.typing as npt
+
+from sam2tui import masks
+from sam2tui.values import Direction, FramePrompt, FrameResult
 from sam2tui.video import VideoSource
 
 ProgressFn = Callable[[str, "float | None"], None]
 """progress(message, fraction 0..1 or None when unknown): model download and load progress."""
+
+
+def result_from_mask(
+    frame: int, obj_id: int, mask: npt.NDArray[np.bool_], score: float, model: str = ""
+) -> FrameResult:
+    """A FrameResult for a bool mask at video resolution, with its box, area and number of parts.
+
+    Parts are counted here, inside the box, while the mask is at hand: review needs them and would
+    otherwise decode every stored mask again.
+    """
+    tight = masks.box(mask)
+    parts = (
+        masks.count_parts(mask[tight[1] : tight[1] + tight[3], tight[0] : tight[0] + tight[2]])
+        if tight
+        else 0
+    )
+    return FrameResult(frame, obj_id, masks.encode(mask), float(score), tight, masks.area(mask), model, parts)
 
 
 @dataclass(frozen=True)

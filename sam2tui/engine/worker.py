@@ -38,7 +38,7 @@ from sam2tui.engine.tracker import (
     Tracker,
 )
 from sam2tui.errors import EngineError, Sam2TuiError
-from sam2tui.session.model import Direction, FrameResult
+from sam2tui.values import Direction, FrameResult
 from sam2tui.video import VideoSource
 
 log = logging.getLogger(__name__)

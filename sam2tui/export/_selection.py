@@ -15,7 +15,7 @@ import numpy as np
 
 from sam2tui import masks
 from sam2tui.errors import ExportError
-from sam2tui.session.model import Box, FrameResult, Rle, TrackedObject
+from sam2tui.values import Box, FrameResult, Rle, TrackedObject
 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as an export goes."""

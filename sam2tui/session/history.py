@@ -14,8 +14,8 @@ from typing import Any
 
 from sam2tui.errors import SessionError
 from sam2tui.session import schema
-from sam2tui.session.model import FrameResult, Prompt, TrackedObject
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult, Prompt, TrackedObject
 
 
 class EditKind(str, Enum):

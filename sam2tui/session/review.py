@@ -17,8 +17,8 @@ from enum import Enum
 from typing import Any
 
 from sam2tui import masks
-from sam2tui.session.model import FrameResult, ReviewThresholds
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult, ReviewThresholds
 
 THRESHOLDS_KEY = "review.thresholds"
 

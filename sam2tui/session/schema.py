@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sam2tui.errors import SessionError
-from sam2tui.session.model import Color, FrameResult, Prompt, PromptKind, TrackedObject
+from sam2tui.values import Color, FrameResult, Prompt, PromptKind, TrackedObject
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x53324D54  # "S2MT": marks the SQLite file as a sam2tui session (PRAGMA application_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sam2tui.session.model import Direction
+from sam2tui.values import Direction
 
 
 @dataclass(frozen=True)

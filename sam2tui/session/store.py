@@ -27,7 +27,7 @@ from sam2tui import __version__
 from sam2tui.errors import SessionError
 from sam2tui.session import schema
 from sam2tui.session.lock import SessionLock
-from sam2tui.session.model import (
+from sam2tui.values import (
     Color,
     FramePrompt,
     FrameResult,

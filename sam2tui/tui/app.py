@@ -227,7 +227,7 @@ def run_annotate(args: argparse.Namespace) -> int:
                 )
             if store.setting(THRESHOLDS_KEY) is None:
                 save_thresholds(store, settings.review)
-            caps = detect()  # before the app owns the terminal (DESIGN section 5)
+            caps = detect()  # before the app owns the terminal (docs/architecture.md, "Terminal facts")
             renderer, note = caps.renderer_choice(render)
             app = Sam2TuiApp(
                 video,

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from sam2tui.masks import decode
-from sam2tui.session.model import BoxCorners, Color, Rle
 from sam2tui.tui.viewport import Viewport
+from sam2tui.values import BoxCorners, Color, Rle
 
 FILL_ALPHA = 0.45
 LETTERBOX: Color = (0, 0, 0)

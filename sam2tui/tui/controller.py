@@ -45,7 +45,11 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import frames_to_track
 from sam2tui.errors import Sam2TuiError
 from sam2tui.session.history import Edit, History
-from sam2tui.session.model import (
+from sam2tui.session.review import Flag, FrameState, flags, frame_states, next_flagged
+from sam2tui.session.spans import Span, correction_spans
+from sam2tui.session.store import SessionStore
+from sam2tui.tui.state import Lane, ModelStatus, PendingCorrection, PropagationStatus, ViewState
+from sam2tui.values import (
     BoxCorners,
     Color,
     Direction,
@@ -55,10 +59,6 @@ from sam2tui.session.model import (
     ReviewThresholds,
     TrackedObject,
 )
-from sam2tui.session.review import Flag, FrameState, flags, frame_states, next_flagged
-from sam2tui.session.spans import Span, correction_spans
-from sam2tui.session.store import SessionStore
-from sam2tui.tui.state import Lane, ModelStatus, PendingCorrection, PropagationStatus, ViewState
 
 FLAGGED = (FrameState.LOST, FrameState.DOUBTFUL)
 

@@ -31,8 +31,8 @@ from typing import Any
 import platformdirs
 
 from sam2tui.errors import InputError
-from sam2tui.session.model import PALETTE, Color, ReviewThresholds
 from sam2tui.tui.compose import FILL_ALPHA
+from sam2tui.values import PALETTE, Color, ReviewThresholds
 
 if sys.version_info >= (3, 11):
     import tomllib

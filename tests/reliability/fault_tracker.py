@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sam2tui.engine.tracker import CancelToken
-from sam2tui.session.model import Direction, FrameResult
+from sam2tui.values import Direction, FrameResult
 from tests.scripted_tracker import ScriptedTracker
 
 OOM_TEXT = (

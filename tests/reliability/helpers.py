@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sam2tui import masks
-from sam2tui.session.model import FrameResult, Prompt
+from sam2tui.engine.tracker import result_from_mask
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult, Prompt
 from sam2tui.video import VideoFingerprint, VideoSource
 from tests.fixtures_tui import WIDE_CLIP, write_clip_folder
 
@@ -204,7 +204,7 @@ def disc(frame: int, width: int, height: int, radius: int = 6) -> np.ndarray:
 
 
 def disc_results(frames: range, obj_id: int, width: int, height: int) -> list[FrameResult]:
-    return [masks.result_from_mask(f, obj_id, disc(f, width, height), 7.0, "test") for f in frames]
+    return [result_from_mask(f, obj_id, disc(f, width, height), 7.0, "test") for f in frames]
 
 
 def tree(folder: Path) -> dict[str, bytes]:

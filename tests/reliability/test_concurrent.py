@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sam2tui.session.model import Prompt
 from sam2tui.session.store import SessionStore
+from sam2tui.values import Prompt
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 from tests.reliability.helpers import (

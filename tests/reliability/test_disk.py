@@ -22,8 +22,8 @@ import pytest
 from sam2tui.engine.tracker import EngineFailed, PropagationDone
 from sam2tui.errors import ExportError, SessionError
 from sam2tui.export import export_session
-from sam2tui.session.model import Direction
 from sam2tui.session.store import SessionStore
+from sam2tui.values import Direction
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 from tests.fixtures_tui import engine_rig, write_clip_folder

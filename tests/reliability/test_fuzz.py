@@ -30,11 +30,11 @@ from PIL import Image
 from sam2tui import masks
 from sam2tui.cli import main
 from sam2tui.engine.checkpoints import load_state_dict, load_weights
-from sam2tui.engine.prompts_file import load_prompts
 from sam2tui.errors import CheckpointError, PromptsError, SessionError
 from sam2tui.session.history import History
-from sam2tui.session.model import Prompt
 from sam2tui.session.store import SessionStore
+from sam2tui.track.prompts_file import load_prompts
+from sam2tui.values import Prompt
 from tests.clipgen import make_clip
 from tests.reliability.helpers import REPO, child_env, disc_results, fake_fingerprint
 

@@ -15,8 +15,8 @@ import pytest
 
 from sam2tui.engine.tracker import EngineFailed, LoadModel, ModelSpec, PropagationDone
 from sam2tui.errors import CheckpointError
-from sam2tui.session.model import Direction
 from sam2tui.session.store import SessionStore
+from sam2tui.values import Direction
 from tests.fixtures_tui import EngineRig, app_rig, engine_rig, idle, screen_text, settle, write_clip_folder
 from tests.reliability.fault_tracker import FaultyTracker, fault
 from tests.reliability.helpers import (

@@ -20,7 +20,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
 from sam2tui.errors import VideoError
-from sam2tui.session.model import POSITIVE, Box, BoxCorners, Direction, PromptKind
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.compose import BoxLayer, MaskLayer, Overlay, PointLayer
 from sam2tui.tui.controller import AnnotationController, Change
@@ -34,6 +33,7 @@ from sam2tui.tui.widgets.frame_canvas import FrameCanvas, make_canvas
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
 from sam2tui.tui.widgets.status_bar import StatusBar, StatusInfo
 from sam2tui.tui.widgets.timeline import LaneData, Timeline
+from sam2tui.values import POSITIVE, Box, BoxCorners, Direction, PromptKind
 from sam2tui.video import VideoSource
 
 MIN_SIZE = (80, 24)

@@ -18,8 +18,8 @@ from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
 from sam2tui.errors import Sam2TuiError
 from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
-from sam2tui.session.model import TrackedObject
 from sam2tui.session.store import SessionStore
+from sam2tui.values import TrackedObject
 from sam2tui.video import VideoSource
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress updates sent to the UI thread

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 
 from sam2tui.tui.commands import bound_actions
 
-MOUSE = (  # each with the keys that do the same (DESIGN section 5: some terminals send no mouse reports)
+MOUSE = (  # each with the keys that do the same (docs/architecture.md, "Terminal facts": some terminals send no mouse reports)
     ("left click", "point with the current label (t flips it); keys: v, move, enter"),
     ("right click", "negative point; keys: v, move, backspace"),
     ("left drag", "box; keys: v, B at one corner, move, B at the other"),

@@ -6,7 +6,7 @@ through `Viewport.to_frame` alone (zoom included). Pictures are cached per (fram
 version, size); only the cells that changed are sent to the terminal (a click that adds a point repaints
 a few cells, not the frame).
 
-Every mouse action has a key (terminals without mouse reports, DESIGN section 5): `v` shows a keyboard
+Every mouse action has a key (terminals without mouse reports, docs/architecture.md, "Terminal facts"): `v` shows a keyboard
 pointer, a crosshair that moves one canvas pixel per arrow/hjkl press and places points and boxes where it
 stands, posting the same messages as the mouse. Its keys are only active while it is shown, so otherwise
 arrows, hjkl and escape reach the screen (frame navigation, cancel).
@@ -32,11 +32,11 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from sam2tui.session.model import BoxCorners
 from sam2tui.tui.compose import Overlay, compose
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.termcaps import RENDERERS, TermCaps
 from sam2tui.tui.viewport import Viewport
+from sam2tui.values import BoxCorners
 
 ZOOM_STEP = 1.25  # per key press
 WHEEL_STEP = 1.15  # per wheel notch (terminals send several per gesture)

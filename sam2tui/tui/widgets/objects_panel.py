@@ -10,8 +10,8 @@ from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
-from sam2tui.session.model import TrackedObject
 from sam2tui.tui.messages import ObjectPicked
+from sam2tui.values import TrackedObject
 
 
 class ObjectsPanel(Widget):

@@ -6,7 +6,7 @@ canvas swaps it in if the picture is still current. One encode runs at a time; a
 waits for it and only the newest survives.
 
 It is one widget with no children: textual-image's SixelImage replaces its child widget per image and
-clicks arriving meanwhile were lost (DESIGN.md section 5). Mouse handling, geometry and messages are
+clicks arriving meanwhile were lost (docs/architecture.md, "Terminal facts"). Mouse handling, geometry and messages are
 FrameCanvas's: both renderers show the same letterboxed picture, so `Viewport.to_frame` holds for both.
 
 - Sixel: every text row keeps its half-block cells (a partial repaint by Textual shows a coarse, correct

@@ -31,8 +31,8 @@ from PIL import Image
 
 from sam2tui.errors import PromptsError
 from sam2tui.masks import decode, encode
-from sam2tui.session.model import FramePrompt, Prompt, TrackedObject, default_color
 from sam2tui.session.store import SessionStore
+from sam2tui.values import FramePrompt, Prompt, TrackedObject, default_color
 
 _OBJECT_KEYS = {"id", "name", "class", "color", "prompts"}
 _PROMPT_KEYS = {"frame", "points", "labels", "box", "mask"}

@@ -39,7 +39,6 @@ from sam2tui.engine.options import (
     sam2_tracker,
     tracker_factory,
 )
-from sam2tui.engine.prompts_file import PromptsFile, load_prompts
 from sam2tui.engine.tracker import (
     EngineFailed,
     Event,
@@ -54,8 +53,9 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, TrackerFactory
 from sam2tui.errors import PromptsError, Sam2TuiError
 from sam2tui.export import export_session, parse_export_target
-from sam2tui.session.model import Direction
 from sam2tui.session.store import SessionStore, default_session_path
+from sam2tui.track.prompts_file import PromptsFile, load_prompts
+from sam2tui.values import Direction
 from sam2tui.video import VideoSource, parse_frame_range
 
 PROGRESS_KEY = "track.progress"
