@@ -29,7 +29,7 @@ from sam2tui.engine.tracker import (
     Replay,
     SetPrompt,
 )
-from sam2tui.engine.worker import EngineWorker, failure_message, frames_to_track
+from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction, FramePrompt, FrameResult
@@ -253,9 +253,9 @@ def test_listener_errors_do_not_stop_the_worker(tmp_path: Path) -> None:
 
 
 def test_frames_to_track_and_failure_message() -> None:
-    assert frames_to_track(3, Direction.FORWARD, None, 10) == 7
-    assert frames_to_track(3, Direction.BACKWARD, None, 10) == 4
-    assert frames_to_track(3, Direction.BOTH, None, 10) == 10
-    assert frames_to_track(3, Direction.BOTH, 2, 10) == 3
+    assert Propagate(3, Direction.FORWARD).frames_in(10) == 7
+    assert Propagate(3, Direction.BACKWARD).frames_in(10) == 4
+    assert Propagate(3, Direction.BOTH).frames_in(10) == 10
+    assert Propagate(3, Direction.BOTH, 2).frames_in(10) == 3
     assert failure_message(EngineError("no video")) == "no video"
     assert failure_message(KeyError("x")) == "KeyError: 'x'"

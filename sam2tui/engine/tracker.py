@@ -143,6 +143,17 @@ class Propagate:
     direction: Direction = Direction.BOTH
     max_frames: int | None = None
 
+    def frames_in(self, frame_count: int) -> int:
+        """How many frames this propagation yields in a video of `frame_count` frames (the start once)."""
+        limit = frame_count if self.max_frames is None else self.max_frames
+        forward = min(limit, frame_count - self.start)
+        backward = min(limit, self.start + 1)
+        if self.direction is Direction.FORWARD:
+            return forward
+        if self.direction is Direction.BACKWARD:
+            return backward
+        return forward + backward - 1
+
 
 Command = LoadModel | OpenVideo | Replay | SetPrompt | ClearPrompt | RemoveObject | Propagate
 

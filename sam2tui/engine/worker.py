@@ -38,7 +38,7 @@ from sam2tui.engine.tracker import (
     Tracker,
 )
 from sam2tui.errors import EngineError, Sam2TuiError
-from sam2tui.values import Direction, FrameResult
+from sam2tui.values import FrameResult
 from sam2tui.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -56,18 +56,6 @@ class ResultStore(Protocol):
     def put_results(self, results: Sequence[FrameResult]) -> None: ...
 
     def delete_results(self, obj_id: int | None = None, frames: Iterable[int] | None = None) -> None: ...
-
-
-def frames_to_track(start: int, direction: Direction, max_frames: int | None, frame_count: int) -> int:
-    """How many frames a Propagate command yields (the start frame once)."""
-    limit = frame_count if max_frames is None else max_frames
-    forward = min(limit, frame_count - start)
-    backward = min(limit, start + 1)
-    if direction is Direction.FORWARD:
-        return forward
-    if direction is Direction.BACKWARD:
-        return backward
-    return forward + backward - 1
 
 
 def failure_message(error: BaseException, frame: int | None = None) -> str:
@@ -228,7 +216,7 @@ class EngineWorker:
     def _propagate(self, command: Propagate) -> None:
         tracker, video = self._ready()
         token = self._token or CancelToken()
-        total = frames_to_track(command.start, command.direction, command.max_frames, len(video))
+        total = command.frames_in(len(video))
         done = 0
         began = last_report = time.monotonic()
         self._frame = command.start

@@ -42,7 +42,6 @@ from sam2tui.engine.tracker import (
     Replay,
     SetPrompt,
 )
-from sam2tui.engine.worker import frames_to_track
 from sam2tui.errors import Sam2TuiError
 from sam2tui.session.history import Edit, History
 from sam2tui.session.review import Flag, FrameState, flags, frame_states, next_flagged
@@ -397,7 +396,7 @@ class AnnotationController:
 
     def _start_runs(self, commands: list[Propagate]) -> None:
         first = commands[0]
-        total = frames_to_track(first.start, first.direction, first.max_frames, self.frame_count)
+        total = first.frames_in(self.frame_count)
         self.propagation = PropagationStatus(
             running=True, total=total, runs_left=len(commands), origin=self.view.frame
         )
