@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from sam2tui.engine.tracker import (
-    CancelToken,
     ClearPrompt,
     EngineFailed,
     Event,
@@ -32,33 +31,13 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
-from sam2tui.values import Direction, FramePrompt, FrameResult
+from sam2tui.values import Direction, FramePrompt
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.reliability.fault_tracker import FaultyTracker
 from tests.scripted_tracker import ScriptedTracker
 
 FRAMES = 12
-
-
-class FailingTracker(ScriptedTracker):
-    """Raises while propagating, on frame `fail_at`, once."""
-
-    def __init__(self, fail_at: int, error: Exception) -> None:
-        super().__init__()
-        self.fail_at, self.error = fail_at, error
-
-    def propagate(
-        self,
-        start: int,
-        direction: Direction,
-        max_frames: int | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[list[FrameResult]]:
-        for results in super().propagate(start, direction, max_frames, cancel):
-            if results and results[0].frame == self.fail_at and self.error is not None:
-                error, self.error = self.error, None
-                raise error
-            yield results
 
 
 class Harness:
@@ -167,7 +146,7 @@ def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Pat
 
 
 def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path: Path) -> None:
-    h = Harness(tmp_path, FailingTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
+    h = Harness(tmp_path, FaultyTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
     try:
         h.ready()
         h.worker.submit(Propagate(0, Direction.FORWARD))
@@ -188,7 +167,7 @@ def test_out_of_memory_message_names_the_frame(tmp_path: Path) -> None:
     class OutOfMemoryError(RuntimeError):
         pass
 
-    h = Harness(tmp_path, FailingTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
+    h = Harness(tmp_path, FaultyTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
     try:
         h.ready()
         h.worker.submit(Propagate(0, Direction.FORWARD))
