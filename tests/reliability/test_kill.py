@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,6 @@ from tests.reliability.helpers import (
     APP_FRAMES,
     SCRIPTED_TRACKER,
     Snapshot,
-    Tmux,
     assert_kept,
     disc_results,
     exit_status,
@@ -43,11 +41,13 @@ from tests.reliability.helpers import (
     run,
     sam2tui_argv,
     start,
+    start_app,
     stored,
     track_argv,
     tree,
     wait_for,
 )
+from tests.tmux_driver import Tmux, needs_tmux
 
 SEED = int(os.environ.get("SAM2TUI_FAULT_SEED", str(time.time_ns() % 100_000)))
 print(f"test_kill: SAM2TUI_FAULT_SEED={SEED}")
@@ -166,8 +166,6 @@ def test_track_continues_after_sigkill(scripted_kills: KillSequence) -> None:
 
 # ---- the app in tmux ----
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
 
 @pytest.mark.tmux
 @needs_tmux
@@ -175,7 +173,7 @@ def test_sigkill_of_the_app_while_propagating_keeps_every_committed_frame(tmux: 
     clip, session = prompted_clip(tmp_path)
     env = {"SAM2TUI_TEST_TRACKER": SCRIPTED_TRACKER, "SCRIPTED_DELAY": "0.04"}
     rows = kill_points(1, 5, APP_FRAMES - 10, salt=3)[0]
-    tmux.start_app(tmp_path / "rc1", [clip], **env)
+    start_app(tmux, tmp_path / "rc1", [clip], **env)
     wait_for(lambda: result_count(session) >= 1, "the replayed prompt's mask", 60)  # model ready
     tmux.keys("p")
     pid = lock_holder(session)
@@ -189,7 +187,7 @@ def test_sigkill_of_the_app_while_propagating_keeps_every_committed_frame(tmux: 
         assert len(store.prompts()) == 1
 
     tmux.kill_server()  # a second run, in a fresh terminal, propagates everything and quits cleanly
-    tmux.start_app(tmp_path / "rc2", [clip], **env)
+    start_app(tmux, tmp_path / "rc2", [clip], **env)
     wait_for(lambda: lock_holder(session) not in (None, pid), "the app to take over the lock", 60)
     tmux.wait_screen(lambda s: "ready" in s, "the model to be ready")
     tmux.keys("p")
