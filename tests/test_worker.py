@@ -33,7 +33,7 @@ from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction, FramePrompt
 from sam2tui.video import VideoSource
-from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.fixtures_engine import clip_frames, tracked_frames, write_jpeg_folder
 from tests.reliability.fault_tracker import FaultyTracker
 from tests.scripted_tracker import ScriptedTracker
 
@@ -102,7 +102,7 @@ def test_load_open_prompt_propagate_commits_before_each_event(harness: Harness) 
     done = [e for e in events if isinstance(e, PropagationDone)]
     assert done == [PropagationDone(FRAMES, cancelled=False)]
     assert all(harness.committed_before_event) and len(harness.committed_before_event) == FRAMES + 1
-    assert harness.store.tracked_frames() == list(range(FRAMES))
+    assert tracked_frames(harness.store) == list(range(FRAMES))
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].done == progress[-1].total == FRAMES
     assert harness.tracker.thread_ids == {harness.worker._thread.ident}  # type: ignore[union-attr]
@@ -137,7 +137,7 @@ def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Pat
         assert len(done) == 1 and done[0].cancelled and 1 <= done[0].frames_done < FRAMES
         propagated = [e.frame for e in events if isinstance(e, FrameResults)]
         assert propagated == list(range(done[0].frames_done))
-        assert set(h.store.tracked_frames()) == {*propagated, 2}  # the finished frames are kept
+        assert set(tracked_frames(h.store)) == {*propagated, 2}  # the finished frames are kept
         calls = [c[0] for c in h.tracker.calls]
         assert calls.count("propagate") == 1 and calls[-1] == "remove_object"  # other commands still run
         assert not h.worker.busy
@@ -154,11 +154,11 @@ def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path
         failed = [e for e in events if isinstance(e, EngineFailed)]
         assert failed == [EngineFailed("RuntimeError: boom", "Propagate")]
         assert not any(isinstance(e, PropagationDone) for e in events)
-        assert h.store.tracked_frames() == [0, 1, 2, 3]
+        assert tracked_frames(h.store) == [0, 1, 2, 3]
         h.worker.submit(Propagate(0, Direction.FORWARD))  # still usable; the error was once
         events = h.until_idle()
         assert PropagationDone(FRAMES, False) in events
-        assert h.store.tracked_frames() == list(range(FRAMES))
+        assert tracked_frames(h.store) == list(range(FRAMES))
     finally:
         h.close()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sam2tui.session.store import SessionStore
+from tests.fixtures_engine import tracked_frames
 from tests.reliability.helpers import (
     APP_FRAMES,
     SCRIPTED_TRACKER,
@@ -59,5 +60,5 @@ def test_hangup_while_propagating_saves_logs_and_exits(tmux: Tmux, tmp_path: Pat
     assert not session.with_name(session.name + ".lock").exists(), "the lock was not released"
     with SessionStore.open(session) as store:
         assert_kept(seen, stored(store))
-        frames = store.tracked_frames()
+        frames = tracked_frames(store)
     assert frames == list(range(len(frames))) and len(frames) <= APP_FRAMES

@@ -22,7 +22,12 @@ import pytest
 
 from sam2tui.export._io import MARKER
 from sam2tui.session.store import SessionStore
-from tests.fixtures_engine import clip_frames, random_checkpoint_fixture, write_jpeg_folder  # noqa: F401
+from tests.fixtures_engine import (
+    clip_frames,
+    random_checkpoint_fixture,  # noqa: F401 - the fixture
+    tracked_frames,
+    write_jpeg_folder,
+)
 from tests.reliability.helpers import (
     APP_FRAMES,
     SCRIPTED_TRACKER,
@@ -100,7 +105,7 @@ def kill_track_repeatedly(
     sequence.final = run(argv, timeout=180, **env)
     sequence.final_integrity = integrity(session)
     with SessionStore.open(session) as store:
-        sequence.final_frames = store.tracked_frames()
+        sequence.final_frames = tracked_frames(store)
     return sequence
 
 
@@ -197,7 +202,7 @@ def test_sigkill_of_the_app_while_propagating_keeps_every_committed_frame(tmux: 
     assert status == 0
     assert integrity(session) == ["ok"]
     with SessionStore.open(session) as store:
-        assert store.tracked_frames() == list(range(APP_FRAMES))
+        assert tracked_frames(store) == list(range(APP_FRAMES))
     no_orphans(str(tmp_path))
 
 
