@@ -14,8 +14,7 @@ from textual.pilot import Pilot
 
 from sam2tui.tui.screens.export import ExportScreen
 from sam2tui.tui.screens.help import HelpScreen
-from sam2tui.tui.widgets.frame_canvas import FrameCanvas
-from tests.fixtures_tui import AppRig, app_rig, idle, settle
+from tests.fixtures_tui import AppRig, app_rig, click_object, idle, ready, settle
 from tests.scripted_tracker import ScriptedTracker
 
 LOST, DOUBTFUL = 12, 15
@@ -61,15 +60,6 @@ def cwd_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppRig:
     return app_rig(Path("."), ScriptedTracker(lost=[LOST], doubtful=[DOUBTFUL]))
 
 
-async def clicked(pilot: Pilot[None], rig: AppRig) -> FrameCanvas:
-    """The model ready and object 1 clicked on frame 0."""
-    canvas = rig.app.annotate.canvas
-    await settle(pilot, lambda: canvas.frame_index == 0 and rig.app.controller.model.ready)
-    await pilot.click(canvas, offset=(30, 12))
-    await idle(pilot, rig)
-    return canvas
-
-
 def shows(
     snap_compare: SnapCompare,
     rig: AppRig,
@@ -89,7 +79,7 @@ def test_export_dialog_after_propagation(
     rig = cwd_rig(tmp_path, monkeypatch)
 
     async def script(pilot: Pilot[None]) -> None:
-        await clicked(pilot, rig)
+        await click_object(pilot, rig)
         await pilot.press("p")
         await idle(pilot, rig)
         await pilot.press("e")
@@ -103,7 +93,7 @@ def test_help_screen(snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pyt
     rig = cwd_rig(tmp_path, monkeypatch)
 
     async def script(pilot: Pilot[None]) -> None:
-        await settle(pilot, lambda: rig.app.controller.model.ready)
+        await ready(pilot, rig)
         await pilot.press("question_mark")
         await settle(pilot, lambda: isinstance(rig.app.screen, HelpScreen))
         await pilot.pause(0.1)
@@ -117,7 +107,7 @@ def test_pointer_mode_crosshair_moved_by_keys(
     rig = cwd_rig(tmp_path, monkeypatch)
 
     async def script(pilot: Pilot[None]) -> None:
-        canvas = await clicked(pilot, rig)
+        canvas = await click_object(pilot, rig)
         await pilot.press("v")
         await pilot.press("L", "L", "J", "right")  # 8 px jumps right and down, then one pixel
         await settle(pilot, lambda: canvas.crosshair is not None)
@@ -132,7 +122,7 @@ def test_too_small_terminal(
     rig = cwd_rig(tmp_path, monkeypatch)
 
     async def script(pilot: Pilot[None]) -> None:
-        await settle(pilot, lambda: rig.app.controller.model.ready)
+        await ready(pilot, rig)
         await pilot.pause(0.1)
 
     assert shows(snap_compare, rig, script, size=(60, 20))

@@ -227,15 +227,12 @@ async def test_app_export_onto_a_full_disk_says_why_and_keeps_the_previous_expor
 
     from sam2tui.tui.screens.annotate import AnnotateScreen
     from sam2tui.tui.screens.export import ExportScreen
-    from tests.fixtures_tui import app_rig, idle, settle
+    from tests.fixtures_tui import app_rig, click_object, idle, settle
 
     made = app_rig(tmp_path)
     try:
         async with made.app.run_test(size=(110, 40)) as pilot:
-            canvas = made.app.annotate.canvas
-            await settle(pilot, lambda: made.app.controller.model.ready)
-            await pilot.click(canvas, offset=(30, 14))
-            await idle(pilot, made)
+            await click_object(pilot, made, offset=(30, 14))
             await pilot.press("p")
             await idle(pilot, made)
             export_session(made.store, "coco", fs / "export" / "coco.json")  # the previous export

@@ -18,7 +18,16 @@ from sam2tui.errors import CheckpointError
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction
 from tests.fixtures_engine import tracked_frames
-from tests.fixtures_tui import EngineRig, app_rig, engine_rig, idle, screen_text, settle, write_clip_folder
+from tests.fixtures_tui import (
+    EngineRig,
+    app_rig,
+    click_object,
+    engine_rig,
+    idle,
+    screen_text,
+    settle,
+    write_clip_folder,
+)
 from tests.reliability.fault_tracker import FaultyTracker, fault
 from tests.reliability.helpers import (
     FAULTY_TRACKER,
@@ -103,10 +112,7 @@ async def test_app_shows_the_failure_and_propagates_again(tmp_path: Path, kind: 
     made = app_rig(tmp_path, FaultyTracker(FAIL_AT, fault(kind)))
     try:
         async with made.app.run_test(size=(100, 32)) as pilot:
-            canvas = made.app.annotate.canvas
-            await settle(pilot, lambda: made.app.controller.model.ready)
-            await pilot.click(canvas, offset=(30, 12))
-            await idle(pilot, made)
+            await click_object(pilot, made)
             await pilot.press("p")
             await settle(pilot, lambda: "engine:" in made.app.controller.notice)
             await idle(pilot, made)
