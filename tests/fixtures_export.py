@@ -108,12 +108,22 @@ def synthetic_scenario(tmp_path: Path) -> Scenario:
 
 def blackswan_scenario(tmp_path: Path, data: Path) -> Scenario:
     """DAVIS 2016 blackswan: its ground-truth masks stored as the results of object 1 ("swan")."""
+    return davis_scenario(tmp_path / "blackswan.sam2tui", data / "JPEGImages", data, "swan")
+
+
+def bear_scenario(tmp_path: Path, data: Path) -> Scenario:
+    """DAVIS 2016 bear on its mp4: the ground truth (several parts on some frames) as object 1 ("bear")."""
+    return davis_scenario(tmp_path / "bear.sam2tui", data / "bear.mp4", data, "bear")
+
+
+def davis_scenario(session: Path, video: Path, data: Path, class_name: str) -> Scenario:
+    """A session on `video` holding the ground truth in `data`/Annotations (one PNG per frame, 0-based)."""
     annotations = sorted((data / "Annotations").glob("*.png"))
     results = [
-        result_from_mask(frame, 1, np.asarray(Image.open(png)) > 127, 8.0, "davis-gt")
+        result_from_mask(frame, 1, np.asarray(Image.open(png).convert("L")) > 127, 8.0, "davis-gt")
         for frame, png in enumerate(annotations)
     ]
-    return open_scenario(tmp_path / "blackswan.sam2tui", data / "JPEGImages", results, {1: "swan"})
+    return open_scenario(session, video, results, {1: class_name})
 
 
 def expected_labels(scenario: Scenario, frame: int) -> np.ndarray:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -22,7 +23,10 @@ from sam2tui.export._io import MARKER
 from sam2tui.export.cli import add_export_arguments, run_export
 from sam2tui.export.davis import palette
 from tests.fixtures_export import (
+    HEIGHT,
+    WIDTH,
     Scenario,
+    bear_scenario,
     blackswan_scenario,
     expected_labels,
     synthetic_scenario,
@@ -50,6 +54,16 @@ def blackswan(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> It
     if not data.is_dir():
         pytest.skip("davis_blackswan is not in ../shared/data")
     s = blackswan_scenario(tmp_path_factory.mktemp("blackswan"), data)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def bear(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Scenario]:
+    data = shared_data / "davis_bear_mp4"
+    if not data.is_dir():
+        pytest.skip("davis_bear_mp4 is not in ../shared/data")
+    s = bear_scenario(tmp_path_factory.mktemp("bear"), data)
     yield s
     s.close()
 
@@ -134,23 +148,32 @@ def check_yolo(scenario: Scenario, folder: Path, *, segmentation: bool) -> None:
         # JPEG at quality 95: close to the frame, not equal.
         assert np.abs(image[..., ::-1].astype(int) - scenario.video.frame(frame)).mean() < 4
         present = [obj for obj in scenario.obj_ids if (frame, obj) in scenario.masks]
-        # Detection: one line per object. Segmentation: one line per connected part, objects in id order.
-        lines_per_object = [
-            masks.count_parts(scenario.masks[frame, o]) if segmentation else 1 for o in present
-        ]
-        assert len(detections) == sum(lines_per_object)
-        first = 0
-        for obj_id, count in zip(present, lines_per_object, strict=True):
-            mine = detections[first : first + count]
-            first += count
+        # One line per object present, in id order, for detection and segmentation alike.
+        assert len(detections) == len(present)
+        for index, obj_id in enumerate(present):
             mask = scenario.masks[frame, obj_id]
             x, y, w, h = masks.box(mask)  # type: ignore[misc]
-            box = [*mine.xyxy[:, :2].min(axis=0), *mine.xyxy[:, 2:].max(axis=0)]
-            assert np.allclose(box, [x, y, x + w, y + h], atol=1.0)
-            assert {names[c] for c in mine.class_id} == {scenario.store.objects()[obj_id - 1].class_name}
+            assert np.allclose(detections.xyxy[index], [x, y, x + w, y + h], atol=1.0)
+            assert names[detections.class_id[index]] == scenario.store.objects()[obj_id - 1].class_name
             if segmentation:
-                assert masks.iou(mine.mask.any(axis=0), mask) > 0.9
+                # Every part from the one polygon; besides them only pixels on its lines (joins, cuts).
+                polygon = label_polygons(folder, frame, scenario.video.width, scenario.video.height)[index]
+                assert (detections.mask[index] >= mask).all()
+                assert (detections.mask[index] <= mask | outline(polygon, mask.shape)).all()
         assert (detections.mask is not None) == (segmentation and len(detections) > 0)
+
+
+def label_polygons(folder: Path, frame: int, width: int, height: int) -> list[np.ndarray]:
+    """The polygons of a yolo-seg label file, in pixels (one per line)."""
+    lines = (folder / "labels" / f"frame_{frame:06d}.txt").read_text().splitlines()
+    return [np.array(line.split()[1:], float).reshape(-1, 2) * [width, height] for line in lines]
+
+
+def outline(polygon: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The pixels on the polygon's lines, its vertices rounded as supervision rounds them."""
+    drawn = np.zeros(shape[:2], np.uint8)
+    cv2.polylines(drawn, [np.round(polygon).astype(np.int32)], True, 1)
+    return drawn.astype(bool)
 
 
 def check_davis(scenario: Scenario, folder: Path, frames: list[int]) -> None:
@@ -229,15 +252,40 @@ def test_davis_overlaps_follow_the_documented_rule(scenario: Scenario, tmp_path:
     assert Image.open(tmp_path / "davis" / "00000.png").getpalette() == palette()[: 3 * 256]
 
 
-def test_yolo_seg_keeps_every_part_and_the_hole(scenario: Scenario, tmp_path: Path) -> None:
+def test_yolo_seg_writes_one_instance_per_object_with_every_part_and_the_hole(
+    scenario: Scenario, tmp_path: Path
+) -> None:
     export(scenario, "yolo-seg", tmp_path / "seg")
+    labels = (tmp_path / "seg" / "labels" / "frame_000005.txt").read_text().splitlines()
+    assert [line.split()[0] for line in labels] == ["0", "1", "0"]  # objects 1, 2 and 3, one line each
     detections = dict(load_yolo(tmp_path / "seg").annotations)
     found = detections[str(tmp_path / "seg" / "images" / "frame_000005.jpg")]
-    assert len(found) == 5  # object 1, object 2's ring, object 3's two blobs and its one-pixel speck
+    assert len(found) == 3
     assert np.array_equal(found.mask[1], scenario.masks[5, 2])  # the ring's hole stays open
-    parts = found.mask[2:]
-    assert np.array_equal(parts.any(axis=0), scenario.masks[5, 3])
-    assert sorted(parts.sum(axis=(1, 2)))[0] == 1  # the speck is kept
+    three = scenario.masks[5, 3]  # two blobs and a one-pixel speck: one instance
+    assert (found.mask[2] >= three).all() and found.mask[2][60, 3]  # every part, the speck too
+    (polygon,) = label_polygons(tmp_path / "seg", 5, WIDTH, HEIGHT)[2:]
+    joins = found.mask[2] & ~three  # and besides them only the two lines joining the parts
+    assert joins.any() and (joins <= outline(polygon, three.shape)).all()
+
+
+@pytest.mark.slow
+def test_yolo_seg_gives_the_davis_ground_truth_back_one_line_per_frame(
+    bear: Scenario, tmp_path: Path
+) -> None:
+    """DAVIS bear (its GT has several parts on some frames), read back by supervision: one instance per
+    frame, IoU >= 0.95 with the ground truth."""
+    export(bear, "yolo-seg", tmp_path / "seg")
+    dataset = load_yolo(tmp_path / "seg")
+    assert len(dataset) == bear.frame_count
+    several_parts = 0
+    for image_path, _, detections in dataset:
+        frame = int(Path(image_path).stem.removeprefix("frame_"))
+        truth = bear.masks[frame, 1]
+        assert len(detections) == 1
+        assert masks.iou(detections.mask[0], truth) >= 0.95, frame
+        several_parts += masks.count_parts(truth) > 1
+    assert several_parts >= 10
 
 
 # --- options --------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ layout. Every export is atomic: the target appears whole or an existing one stay
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +18,18 @@ from sam2tui.errors import ExportError
 from sam2tui.export import coco, davis, mot, yolo, ytvis
 from sam2tui.export._selection import ExportOptions, FrameSource, Progress, ResultSource, Selection, select
 
-__all__ = ["FORMATS", "ExportError", "ExportOptions", "export_session", "parse_export_target"]
+__all__ = [
+    "FORMATS",
+    "ExportError",
+    "ExportOptions",
+    "Exported",
+    "export_session",
+    "export_to_folder",
+    "parse_export_target",
+]
+
+FormatProgress = Callable[[str, int, int], None]
+"""Called with (format, frames done, frames in all) as a several-format export goes."""
 
 
 class Writer(Protocol):
@@ -59,6 +72,43 @@ def export_session(
     """
     spec = _format(fmt, out)
     return spec.write(select(store, options), Path(out), video=video, progress=progress or _quiet)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One format written: where to, and the paths written there."""
+
+    fmt: str
+    target: Path
+    paths: list[Path]
+
+
+def export_to_folder(
+    store: ResultSource,
+    formats: Sequence[str],
+    out: Path,
+    *,
+    video: FrameSource | None = None,
+    options: ExportOptions = ExportOptions(),
+    progress: FormatProgress | None = None,
+    into_folder: bool = True,
+) -> list[Exported]:
+    """Write each of `formats` into the folder `out`, under its default name (coco.json, mot/, yolo/, ...).
+
+    With `into_folder=False` the one format given is written to `out` itself (the CLI's `--out` with a
+    single `--format`). The session is read once, so every format writes the same selection; a bad format
+    or selection raises ExportError before anything is written.
+    """
+    specs = {fmt: _format(fmt, out) for fmt in dict.fromkeys(formats)}
+    if not into_folder and len(specs) != 1:
+        raise ValueError(f"one target {out} for {len(specs)} formats")
+    selection = select(store, options)
+    done: list[Exported] = []
+    for fmt, spec in specs.items():
+        target = Path(out) / spec.default_name if into_folder else Path(out)
+        report = _quiet if progress is None else partial(progress, fmt)
+        done.append(Exported(fmt, target, spec.write(selection, target, video=video, progress=report)))
+    return done
 
 
 def parse_export_target(text: str) -> tuple[str, Path]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
 from sam2tui.errors import Sam2TuiError
-from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
+from sam2tui.export import FORMATS, ExportOptions, export_to_folder
 from sam2tui.session.store import SessionStore
 from sam2tui.values import TrackedObject
 from sam2tui.video import VideoSource
@@ -31,34 +30,10 @@ class ExportRequest:
     folder: Path
     options: ExportOptions
 
-    def targets(self) -> list[tuple[str, Path]]:
-        """Each format's target inside the folder (coco.json, mot/, yolo/, ...)."""
-        return [(fmt, self.folder / REGISTRY[fmt].default_name) for fmt in self.formats]
-
 
 def default_export_folder(video_path: Path) -> Path:
     """`<video stem>_export/` beside the video (or frame folder)."""
     return video_path.parent / f"{video_path.stem}_export"
-
-
-def run_export(
-    store: SessionStore,
-    video: VideoSource,
-    request: ExportRequest,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> list[Path]:
-    """Write every chosen format; `progress(fmt, done, total)` is called as it goes. Raises Sam2TuiError."""
-    written: list[Path] = []
-    for fmt, target in request.targets():
-        written += export_session(
-            store,
-            fmt,
-            target,
-            video=video if REGISTRY[fmt].needs_video else None,
-            options=request.options,
-            progress=None if progress is None else partial(progress, fmt),
-        )
-    return written
 
 
 @dataclass(frozen=True)
@@ -168,10 +143,18 @@ class ExportScreen(ModalScreen[ExportDone | None]):
     @work(thread=True, exclusive=True, group="export")
     def export(self, request: ExportRequest) -> None:
         try:
-            written = run_export(self.store, self.video, request, self._report)
+            exported = export_to_folder(
+                self.store,
+                request.formats,
+                request.folder,
+                video=self.video,
+                options=request.options,
+                progress=self._report,
+            )
         except (Sam2TuiError, OSError) as error:
             self.app.call_from_thread(self._failed, str(error))
             return
+        written = [path for done in exported for path in done.paths]
         self.app.call_from_thread(self.dismiss, ExportDone(request.folder, written))
 
     def _report(self, fmt: str, done: int, total: int) -> None:
