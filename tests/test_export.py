@@ -14,7 +14,10 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from textual.app import App
+from textual.widgets import Checkbox, Static
 
+import sam2tui.tui
 from sam2tui import masks
 from sam2tui.cli import main
 from sam2tui.errors import ExportError
@@ -22,16 +25,23 @@ from sam2tui.export import FORMATS, ExportOptions, export_session, parse_export_
 from sam2tui.export._io import MARKER
 from sam2tui.export.cli import add_export_arguments, run_export
 from sam2tui.export.davis import palette
+from sam2tui.session.states import count_states, label_states
+from sam2tui.tui.screens.export import ExportDone, ExportScreen
+from sam2tui.values import LabelState, Prompt
 from tests.fixtures_export import (
+    HALF_LABELLED,
     HEIGHT,
     WIDTH,
     Scenario,
     bear_scenario,
     blackswan_scenario,
     expected_labels,
+    half_tracked_scenario,
+    make_stale,
     synthetic_scenario,
     write_frames,
 )
+from tests.fixtures_tui import settle
 
 if not hasattr(np, "asfarray"):  # motmetrics 1.4.0 still calls it; numpy 2 removed it
     np.asfarray = lambda a, dtype=float: np.asarray(a, dtype=dtype)  # type: ignore[attr-defined]
@@ -137,11 +147,12 @@ def load_yolo(folder: Path) -> sv.DetectionDataset:
     )
 
 
-def check_yolo(scenario: Scenario, folder: Path, *, segmentation: bool) -> None:
+def check_yolo(scenario: Scenario, folder: Path, frames: list[int], *, segmentation: bool) -> None:
     dataset = load_yolo(folder)
     names = list(dict.fromkeys(o.class_name for o in scenario.store.objects()))
     assert dataset.classes == names
-    assert len(dataset) == scenario.frame_count
+    assert sorted(p.name for p in (folder / "labels").iterdir()) == [f"frame_{f:06d}.txt" for f in frames]
+    assert sorted(int(Path(path).stem.removeprefix("frame_")) for path in dataset.image_paths) == frames
     for image_path, image, detections in dataset:
         frame = int(Path(image_path).stem.removeprefix("frame_"))
         assert image.shape == (scenario.video.height, scenario.video.width, 3)
@@ -211,9 +222,9 @@ def check_all(scenario: Scenario, tmp_path: Path) -> None:
     export(scenario, "mot", tmp_path / "mot")
     check_mot(scenario, tmp_path / "mot")
     export(scenario, "yolo", tmp_path / "yolo")
-    check_yolo(scenario, tmp_path / "yolo", segmentation=False)
+    check_yolo(scenario, tmp_path / "yolo", every_frame, segmentation=False)
     export(scenario, "yolo-seg", tmp_path / "yolo-seg")
-    check_yolo(scenario, tmp_path / "yolo-seg", segmentation=True)
+    check_yolo(scenario, tmp_path / "yolo-seg", every_frame, segmentation=True)
     export(scenario, "davis", tmp_path / "davis")
     check_davis(scenario, tmp_path / "davis", every_frame)
     check_ytvis(scenario, export(scenario, "ytvis", tmp_path / "ytvis.json")[0])
@@ -286,6 +297,145 @@ def test_yolo_seg_gives_the_davis_ground_truth_back_one_line_per_frame(
         assert masks.iou(detections.mask[0], truth) >= 0.95, frame
         several_parts += masks.count_parts(truth) > 1
     assert several_parts >= 10
+
+
+# --- what is written: labelled frames only (docs/formats.md, "What is written") ------------------------
+
+
+@pytest.fixture
+def half(tmp_path: Path) -> Iterator[Scenario]:
+    s = half_tracked_scenario(tmp_path / "session")
+    yield s
+    s.close()
+
+
+def test_a_half_tracked_clip_writes_its_labelled_frames_only(half: Scenario, tmp_path: Path) -> None:
+    """Frames 0, 1, 8, 10, 11 are untracked: no image entry, no label file, no PNG, no MOT row. Frame 9
+    (object 1 said absent) is a confirmed negative: an image without annotations, an empty label file."""
+    counts = count_states(label_states(half.store, half.frame_count))
+    assert (counts[LabelState.PROMPTED], counts[LabelState.ABSENT], counts[LabelState.UNTRACKED]) == (
+        2,
+        1,
+        14,
+    )
+    coco = check_coco(half, export(half, "coco", tmp_path / "coco.json")[0], HALF_LABELLED)
+    assert coco.getAnnIds(imgIds=[9 + 1]) == [] and coco.getAnnIds(imgIds=[7 + 1]) == []  # negatives
+    export(half, "mot", tmp_path / "mot")
+    check_mot(half, tmp_path / "mot")  # its rows are the masks, all on labelled frames
+    for fmt in ("yolo", "yolo-seg"):
+        export(half, fmt, tmp_path / fmt)
+        check_yolo(half, tmp_path / fmt, HALF_LABELLED, segmentation=fmt == "yolo-seg")
+        assert (tmp_path / fmt / "labels" / "frame_000009.txt").read_text() == ""
+    export(half, "davis", tmp_path / "davis")
+    check_davis(half, tmp_path / "davis", HALF_LABELLED)
+    assert not np.asarray(Image.open(tmp_path / "davis" / "00009.png")).any()
+    # YouTube-VIS keeps one entry per frame of the video: untracked frames are null there.
+    check_ytvis(half, export(half, "ytvis", tmp_path / "ytvis.json")[0])
+
+
+def test_a_prompted_frame_without_its_result_is_left_out(half: Scenario, tmp_path: Path) -> None:
+    half.store.add_prompt(Prompt.click(0, 1, 10.0, 30.0))  # prompted, its result not computed (a crash)
+    data = json.loads(export(half, "coco", tmp_path / "c.json")[0].read_text())
+    assert [image["frame_id"] for image in data["images"]] == HALF_LABELLED
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_stale_frames_are_refused_unless_asked_for(half: Scenario, tmp_path: Path, fmt: str) -> None:
+    stale = make_stale(half)
+    out = target(tmp_path, fmt)
+    with pytest.raises(ExportError, match="2 frames stale") as caught:
+        export(half, fmt, out)
+    assert "\n" not in str(caught.value) and not out.exists()
+    export(half, fmt, out, include_stale=True)
+    if fmt == "coco":
+        data = json.loads(out.read_text())
+        pairs = {(a["image_id"] - 1, a["track_id"]) for a in data["annotations"]}
+        assert {(frame, 2) for frame in stale if (frame, 2) in half.masks} <= pairs
+        assert [image["frame_id"] for image in data["images"]] == HALF_LABELLED
+
+
+def test_cli_refuses_stale_frames_then_says_how_many_it_wrote(half: Scenario, tmp_path: Path, capsys) -> None:
+    make_stale(half)
+    session = str(half.store.path)
+    half.close()
+    command = ["export", session, "-f", "coco", "-f", "davis", "-o", str(tmp_path / "out")]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "2 frames stale" in err and "--include-stale" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+    assert main([*command, "--include-stale"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"coco: wrote {tmp_path / 'out' / 'coco.json'} (1 file, 2 stale frames)",
+        f"davis: wrote {tmp_path / 'out' / 'davis'} ({len(HALF_LABELLED)} files, 2 stale frames)",
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_export_with_nothing_labelled_writes_nothing(half: Scenario, tmp_path: Path, fmt: str) -> None:
+    out = target(tmp_path, fmt)
+    with pytest.raises(ExportError, match=r"nothing to export: .*\(4 untracked\)"):
+        export(half, fmt, out, frames=range(10, 12))
+    assert not out.exists()
+
+
+def test_cli_exit_2_when_nothing_is_labelled(half: Scenario, tmp_path: Path, capsys) -> None:
+    session = str(half.store.path)
+    half.close()
+    assert main(["export", session, "-f", "yolo", "-o", str(tmp_path / "y"), "--frames", "10:"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to export" in err and err.count("\n") == 1 and not (tmp_path / "y").exists()
+
+
+class DialogApp(App[None]):
+    """The export dialog alone, on a scenario's session (what `e` opens in the annotate screen)."""
+
+    CSS_PATH = str(Path(sam2tui.tui.__file__).parent / "sam2tui.tcss")
+
+    def __init__(self, scenario: Scenario, folder: Path) -> None:
+        super().__init__()
+        self.scenario, self.folder = scenario, folder
+        self.done: list[ExportDone | None] = []
+
+    def on_mount(self) -> None:
+        s = self.scenario
+        dialog = ExportScreen(s.store, s.video, s.store.objects(), self.folder)
+        self.push_screen(dialog, self.done.append)
+
+
+def text(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def test_the_dialog_shows_the_counts_and_writes_stale_frames_only_when_ticked(
+    half: Scenario, tmp_path: Path
+) -> None:
+    make_stale(half)
+    app = DialogApp(half, tmp_path / "out")
+    async with app.run_test(size=(110, 50)) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportScreen)
+        counts = dialog.query_one("#export-counts", Static)
+        assert "3 prompted, 4 current, 1 absent, 2 stale, 14 untracked" in text(counts)
+        stale = dialog.query_one("#include-stale", Checkbox)
+        assert str(stale.label) == "include 2 stale frames" and not stale.value
+        dialog.query_one("#object-2", Checkbox).value = False
+        await pilot.pause()
+        assert "2 stale" not in text(counts) and stale.disabled  # object 1 alone has none
+        dialog.query_one("#object-2", Checkbox).value = True
+        await pilot.click("#export")
+        await settle(pilot, lambda: "stale" in text(dialog.query_one("#export-status", Static)))
+        assert not (tmp_path / "out").exists() and app.screen is dialog
+        stale.value = True
+        await pilot.pause()
+        assert "and stale ones" in text(counts)
+        await pilot.click("#export")
+        await settle(pilot, lambda: bool(app.done))
+    (done,) = app.done
+    assert done is not None and done.stale == 2 and done.written == [tmp_path / "out" / "coco.json"]
+    images = json.loads((tmp_path / "out" / "coco.json").read_text())["images"]
+    assert [image["frame_id"] for image in images] == HALF_LABELLED
 
 
 # --- options --------------------------------------------------------------------------------------

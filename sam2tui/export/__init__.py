@@ -16,7 +16,8 @@ from typing import Protocol
 
 from sam2tui.errors import ExportError
 from sam2tui.export import coco, davis, mot, yolo, ytvis
-from sam2tui.export._selection import ExportOptions, FrameSource, Progress, ResultSource, Selection, select
+from sam2tui.export._selection import ExportOptions, FrameSource, Progress, Selection, select
+from sam2tui.session.store import SessionStore
 
 __all__ = [
     "FORMATS",
@@ -58,7 +59,7 @@ FORMATS: tuple[str, ...] = tuple(REGISTRY)
 
 
 def export_session(
-    store: ResultSource,
+    store: SessionStore,
     fmt: str,
     out: Path,
     *,
@@ -76,15 +77,16 @@ def export_session(
 
 @dataclass(frozen=True)
 class Exported:
-    """One format written: where to, and the paths written there."""
+    """One format written: where to, the paths written there, and how many stale frames they hold."""
 
     fmt: str
     target: Path
     paths: list[Path]
+    stale: int = 0
 
 
 def export_to_folder(
-    store: ResultSource,
+    store: SessionStore,
     formats: Sequence[str],
     out: Path,
     *,
@@ -107,7 +109,8 @@ def export_to_folder(
     for fmt, spec in specs.items():
         target = Path(out) / spec.default_name if into_folder else Path(out)
         report = _quiet if progress is None else partial(progress, fmt)
-        done.append(Exported(fmt, target, spec.write(selection, target, video=video, progress=report)))
+        paths = spec.write(selection, target, video=video, progress=report)
+        done.append(Exported(fmt, target, paths, selection.stale))
     return done
 
 

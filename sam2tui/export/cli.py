@@ -1,4 +1,5 @@
-"""`sam2tui export SESSION --format F --out PATH [--frames A:B] [--objects 1,2] [--every K] [--video PATH]`."""
+"""`sam2tui export SESSION --format F --out PATH [--frames A:B] [--objects 1,2] [--every K] [--include-stale]
+[--video PATH]`."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", metavar="ID,ID", help="only these object ids, e.g. 1,3")
     parser.add_argument("--every", metavar="K", type=int, default=1, help="only every K-th frame (default 1)")
     parser.add_argument(
+        "--include-stale",
+        action="store_true",
+        help="also write frames tracked from prompts that changed since (refused by default)",
+    )
+    parser.add_argument(
         "--video",
         metavar="PATH",
         help="the video, where it is not where the session says (yolo writes frames)",
@@ -43,7 +49,9 @@ def run_export(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         store = stack.enter_context(SessionStore.open(Path(args.session), None, create=False))
         frames = parse_frame_range(args.frames, store.fingerprint.frame_count)
-        options = ExportOptions(frames=frames, obj_ids=obj_ids, every=args.every)
+        options = ExportOptions(
+            frames=frames, obj_ids=obj_ids, every=args.every, include_stale=args.include_stale
+        )
         video = None
         if any(REGISTRY[fmt].needs_video for fmt in formats):
             video = stack.enter_context(_open_video(args.video, store))
@@ -57,8 +65,9 @@ def run_export(args: argparse.Namespace) -> int:
             into_folder=len(formats) > 1,
         )
         for done in exported:
-            count = len(done.paths)
-            print(f"{done.fmt}: wrote {done.target} ({count} file{'s' if count != 1 else ''})")
+            files = f"{len(done.paths)} file{'s' if len(done.paths) != 1 else ''}"
+            stale = f", {done.stale} stale frame{'s' if done.stale != 1 else ''}" if done.stale else ""
+            print(f"{done.fmt}: wrote {done.target} ({files}{stale})")
     return 0
 
 
