@@ -1,6 +1,7 @@
-"""Write a session's results in the formats other tools read: COCO, MOT Challenge, YOLO (boxes and
+"""Write a session's labels in the formats other tools read: COCO, MOT Challenge, YOLO (boxes and
 polygons), DAVIS palette PNGs and YouTube-VIS. One module per format; each format module documents its
-layout. Every export is atomic: the target appears whole or an existing one stays as it was.
+layout. What is written is what was labelled (`_selection.select`: prompted, current and absent frames;
+stale ones on request). Every export is atomic: the target appears whole or an existing one stays as it was.
 
 >>> parse_export_target("coco:out/train.json")
 ('coco', PosixPath('out/train.json'))
@@ -67,9 +68,10 @@ def export_session(
     options: ExportOptions = ExportOptions(),
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Write the session's results chosen by `options` to `out` as `fmt`; return the paths written.
+    """Write the session's labelled frames chosen by `options` to `out` as `fmt`; return the paths written.
 
-    `yolo` and `yolo-seg` write the frames as JPEG and need `video`. Raises ExportError (one line).
+    `yolo` and `yolo-seg` write the frames as JPEG and need `video`. Raises ExportError (one line), before
+    writing anything for stale frames not asked for and for a choice with nothing labelled (see `select`).
     """
     spec = _format(fmt, out)
     return spec.write(select(store, options), Path(out), video=video, progress=progress or _quiet)
