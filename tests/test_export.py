@@ -429,7 +429,7 @@ async def test_the_dialog_shows_the_counts_and_writes_stale_frames_only_when_tic
         assert not (tmp_path / "out").exists() and app.screen is dialog
         stale.value = True
         await pilot.pause()
-        assert "and stale ones" in text(counts)
+        assert "Written: prompted, current, absent, stale;" in text(counts)
         await pilot.click("#export")
         await settle(pilot, lambda: bool(app.done))
     (done,) = app.done

@@ -82,8 +82,9 @@ class ExportScreen(ModalScreen[ExportDone | None]):
                     yield Checkbox(
                         f"{obj.obj_id} {obj.name} ({obj.class_name})", True, id=f"object-{obj.obj_id}"
                     )
-            yield Static("", id="export-counts")
-            yield Checkbox("include stale frames", False, id="include-stale")
+            with Horizontal(classes="states"):
+                yield Static("", id="export-counts")
+                yield Checkbox("include stale frames", False, id="include-stale")
             yield Label("Folder")
             yield Input(str(self.folder), id="export-folder")
             yield ProgressBar(id="export-progress", show_eta=False)
@@ -116,9 +117,9 @@ class ExportScreen(ModalScreen[ExportDone | None]):
         checkbox.label = (
             f"include {stale} stale frame{'s' if stale != 1 else ''}" if stale else "no stale frames"
         )
-        written = "prompted, current and absent" + (" and stale" if stale and options.include_stale else "")
+        written = "prompted, current, absent" + (", stale" if stale and options.include_stale else "")
         self.query_one("#export-counts", Static).update(
-            f"Frames per object: {counts.describe() or 'none'}. Writes the {written} ones."
+            f"Frames, per object: {counts.describe() or 'none'}\nWritten: {written}; untracked left out"
         )
 
     # ---- the request ----
