@@ -429,7 +429,7 @@ async def test_the_dialog_shows_the_counts_and_writes_stale_frames_only_when_tic
         assert not (tmp_path / "out").exists() and app.screen is dialog
         stale.value = True
         await pilot.pause()
-        assert "Written: prompted, current, absent, stale;" in text(counts)
+        assert "Writes prompted, current, absent, stale; skips untracked" in text(counts)
         await pilot.click("#export")
         await settle(pilot, lambda: bool(app.done))
     (done,) = app.done

@@ -119,7 +119,7 @@ class ExportScreen(ModalScreen[ExportDone | None]):
         )
         written = "prompted, current, absent" + (", stale" if stale and options.include_stale else "")
         self.query_one("#export-counts", Static).update(
-            f"Frames, per object: {counts.describe() or 'none'}\nWritten: {written}; untracked left out"
+            f"Frames, per object: {counts.describe() or 'none'}\nWrites {written}; skips untracked"
         )
 
     # ---- the request ----
