@@ -47,7 +47,8 @@ def run_export(args: argparse.Namespace) -> int:
     formats = list(dict.fromkeys(args.format))
     obj_ids = parse_objects(args.objects)
     with ExitStack() as stack:
-        store = stack.enter_context(SessionStore.open(Path(args.session), None, create=False))
+        # A snapshot, not the writer's lock: exporting while the app has the session open is fine.
+        store = stack.enter_context(SessionStore.open_snapshot(Path(args.session)))
         frames = parse_frame_range(args.frames, store.fingerprint.frame_count)
         options = ExportOptions(
             frames=frames, obj_ids=obj_ids, every=args.every, include_stale=args.include_stale

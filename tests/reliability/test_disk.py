@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,10 @@ def test_close_releases_the_session_when_its_lock_file_cannot_be_removed(
     monkeypatch.setattr(Path, "unlink", read_only_unlink)
     store.close()
     monkeypatch.undo()
-    done = run(sam2tui_argv("export", session, "--format", "coco", "--out", tmp_path / "out.json"))
+    writer = (
+        "import sys; from sam2tui.session.store import SessionStore; SessionStore.open(sys.argv[1]).close()"
+    )
+    done = run([sys.executable, "-c", writer, str(session)])  # the next writer gets in
     assert done.returncode == 0, done.stderr
 
 
