@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from sam2tui.session.lanes import Lane
 from sam2tui.session.review import FrameState
 from sam2tui.tui.settings import Settings, SettingsError, settings_path
-from sam2tui.tui.state import Lane, PropagationStatus
+from sam2tui.tui.state import PropagationStatus
 from sam2tui.tui.widgets.timeline import LaneData, cell_ranges, cursor_cells, lane_cells
 from sam2tui.values import ReviewThresholds, TrackedObject
 

@@ -19,9 +19,9 @@ from textual import events
 from textual.strip import Strip
 from textual.widget import Widget
 
+from sam2tui.session.lanes import Lane
 from sam2tui.session.review import FrameState
 from sam2tui.tui.messages import SeekRequested
-from sam2tui.tui.state import Lane
 from sam2tui.values import Color, TrackedObject
 
 LABEL_WIDTH = 4  # " 12 " before each lane

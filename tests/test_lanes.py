@@ -1,0 +1,129 @@
+"""The results/lanes cache alone: read from a session, fed results one by one, asked for states, flags and runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sam2tui.engine.tracker import result_from_mask
+from sam2tui.session.lanes import Lanes
+from sam2tui.session.review import FrameState
+from sam2tui.session.store import SessionStore
+from sam2tui.values import FrameResult, Prompt, ReviewThresholds
+from sam2tui.video import VideoFingerprint
+
+H, W, FRAMES = 40, 60, 20
+LOST, DOUBTFUL = 12, 15
+U, P, L, D = FrameState.UNTRACKED, FrameState.PRESENT, FrameState.LOST, FrameState.DOUBTFUL
+
+
+def tracked(frame: int, obj_id: int = 1) -> FrameResult:
+    """A 10x10 square moving right by a pixel a frame; empty (score -3) on LOST, score 1 on DOUBTFUL and
+    the frame after it."""
+    mask = np.zeros((H, W), bool)
+    if frame != LOST:
+        mask[10:20, 10 + frame : 20 + frame] = True
+    score = -3.0 if frame == LOST else 1.0 if frame in (DOUBTFUL, DOUBTFUL + 1) else 8.0
+    return result_from_mask(frame, obj_id, mask, score)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SessionStore]:
+    fingerprint = VideoFingerprint(str(tmp_path / "clip.mp4"), FRAMES, W, H, 25.0, "34" * 20)
+    with SessionStore.open(tmp_path / "clip.sam2tui", fingerprint) as opened:
+        yield opened
+
+
+def lanes_of(store: SessionStore) -> Lanes:
+    lanes = Lanes(store, FRAMES, ReviewThresholds())
+    lanes.follow(obj.obj_id for obj in store.objects())
+    return lanes
+
+
+def whole_clip(store: SessionStore, *obj_ids: int) -> None:
+    for obj_id in obj_ids:
+        store.add_object(obj_id=obj_id)
+        store.add_prompt(Prompt.click(0, obj_id, 15, 15))
+        store.put_results([tracked(f, obj_id) for f in range(FRAMES)])
+
+
+def test_lanes_are_read_from_the_session(store: SessionStore) -> None:
+    whole_clip(store, 1)
+    lanes = lanes_of(store)
+    assert 1 in lanes and 2 not in lanes
+    states = lanes.lane(1).states
+    assert states[LOST] is L and states[DOUBTFUL] is states[DOUBTFUL + 1] is D
+    assert all(states[f] is P for f in range(FRAMES) if f not in (LOST, DOUBTFUL, DOUBTFUL + 1))
+    assert lanes.lane(1).prompted == {0}
+    assert lanes.any_prompted()
+    assert sorted(lanes.tracked_frames(1)) == list(range(FRAMES))
+    assert lanes.result(3, 1) == tracked(3) and lanes.result(3, 2) is None
+
+
+def test_results_taken_one_by_one_give_the_states_a_full_review_gives(store: SessionStore) -> None:
+    store.add_object(obj_id=1)
+    lanes = lanes_of(store)
+    assert lanes.lane(1).states == [U] * FRAMES and not lanes.any_prompted()
+    for frame in reversed(range(FRAMES)):  # out of order: each new result re-judges the frame after it
+        assert lanes.take([tracked(frame)])
+    whole_clip(store, 2)
+    assert lanes.lane(1).states == lanes_of(store).lane(2).states
+
+
+def test_results_of_objects_not_followed_are_ignored(store: SessionStore) -> None:
+    store.add_object(obj_id=1)
+    lanes = lanes_of(store)
+    assert not lanes.take([tracked(0, obj_id=9)])
+    assert lanes.result(0, 9) is None
+
+
+def test_follow_forgets_removed_objects_and_reads_new_ones(store: SessionStore) -> None:
+    whole_clip(store, 1)
+    lanes = lanes_of(store)
+    whole_clip(store, 2)
+    lanes.follow([2])
+    assert 1 not in lanes and lanes.result(0, 1) is None
+    assert lanes.lane(2).states[LOST] is L
+
+
+def test_flag_reasons_and_runs(store: SessionStore) -> None:
+    whole_clip(store, 1)
+    lanes = lanes_of(store)
+    assert lanes.flag_at(LOST, [1]).reason == "lost (score -3.0)"
+    assert lanes.flag_at(DOUBTFUL, [1]).reason == "low score 1.0"
+    assert lanes.flag_at(3, [1]) is None
+    assert lanes.flag_at(LOST, [2, 1]).obj_id == 1  # objects it does not follow are skipped
+    runs = [(run.start, run.end, run.state) for run in lanes.runs(1)]
+    assert runs == [(LOST, LOST, L), (DOUBTFUL, DOUBTFUL + 1, D)]  # consecutive doubtful frames: one run
+
+
+def test_next_run_visits_every_objects_runs_in_frame_then_object_order(store: SessionStore) -> None:
+    whole_clip(store, 1, 2)
+    lanes = lanes_of(store)
+    order = [(LOST, 1), (LOST, 2), (DOUBTFUL, 1), (DOUBTFUL, 2)]
+    here, visited = (0, 0), []
+    while (run := lanes.next_run([1, 2], here, forward=True)) is not None:
+        here = (run.start, run.obj_id)
+        visited.append(here)
+    assert visited == order
+    back = []
+    while (run := lanes.next_run([1, 2], here, forward=False)) is not None:
+        here = (run.start, run.obj_id)
+        back.append(here)
+    assert back == order[::-1][1:]
+    assert lanes.next_run([2], (LOST, 1), forward=True).obj_id == 2  # the other object's run on that frame
+
+
+def test_a_dropped_result_leaves_the_cache_and_the_session(store: SessionStore) -> None:
+    whole_clip(store, 1)
+    lanes = lanes_of(store)
+    lanes.drop_result(5, 1)
+    assert lanes.result(5, 1) is None and lanes.lane(1).states[5] is U
+    assert 5 not in store.results_by_frame(1)
+    lanes.drop_result(5, 1)  # nothing left to drop
+    store.add_prompt(Prompt.click(7, 1, 15, 15))
+    lanes.refresh_prompted(1)
+    assert lanes.lane(1).prompted == {0, 7}
