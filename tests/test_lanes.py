@@ -1,4 +1,4 @@
-"""The results/lanes cache alone: read from a session, fed results one by one, asked for states, flags and runs."""
+"""The results/lanes cache alone: read from a session, kept in step with it, asked for states, flags and runs."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 
 from sam2tui.engine.tracker import result_from_mask
-from sam2tui.session.lanes import Lanes
+from sam2tui.session.lanes import STALE_REASON, Lanes
 from sam2tui.session.review import FrameState
+from sam2tui.session.states import label_states
 from sam2tui.session.store import SessionStore
-from sam2tui.values import FrameResult, Prompt, ReviewThresholds
+from sam2tui.values import FrameResult, LabelState, Prompt, ReviewThresholds
 from sam2tui.video import VideoFingerprint
 
 H, W, FRAMES = 40, 60, 20
 LOST, DOUBTFUL = 12, 15
 U, P, L, D = FrameState.UNTRACKED, FrameState.PRESENT, FrameState.LOST, FrameState.DOUBTFUL
+CURRENT, STALE, PROMPTED = LabelState.CURRENT, LabelState.STALE, LabelState.PROMPTED
 
 
 def tracked(frame: int, obj_id: int = 1) -> FrameResult:
@@ -58,7 +60,8 @@ def test_lanes_are_read_from_the_session(store: SessionStore) -> None:
     assert states[LOST] is L and states[DOUBTFUL] is states[DOUBTFUL + 1] is D
     assert all(states[f] is P for f in range(FRAMES) if f not in (LOST, DOUBTFUL, DOUBTFUL + 1))
     assert lanes.lane(1).prompted == {0}
-    assert lanes.any_prompted()
+    assert lanes.lane(1).labels == [PROMPTED] + [CURRENT] * (FRAMES - 1)
+    assert lanes.any_prompted() and lanes.stale_count() == 0
     assert sorted(lanes.tracked_frames(1)) == list(range(FRAMES))
     assert lanes.result(3, 1) == tracked(3) and lanes.result(3, 2) is None
 
@@ -68,15 +71,19 @@ def test_results_taken_one_by_one_give_the_states_a_full_review_gives(store: Ses
     lanes = lanes_of(store)
     assert lanes.lane(1).states == [U] * FRAMES and not lanes.any_prompted()
     for frame in reversed(range(FRAMES)):  # out of order: each new result re-judges the frame after it
-        assert lanes.take([tracked(frame)])
+        store.put_results([tracked(frame)])
+        assert lanes.take_frame(frame)
     whole_clip(store, 2)
     assert lanes.lane(1).states == lanes_of(store).lane(2).states
 
 
 def test_results_of_objects_not_followed_are_ignored(store: SessionStore) -> None:
     store.add_object(obj_id=1)
-    lanes = lanes_of(store)
-    assert not lanes.take([tracked(0, obj_id=9)])
+    store.add_object(obj_id=9)
+    lanes = Lanes(store, FRAMES, ReviewThresholds())
+    lanes.follow([1])
+    store.put_results([tracked(0, obj_id=9)])
+    assert not lanes.take_frame(0)
     assert lanes.result(0, 9) is None
 
 
@@ -96,8 +103,9 @@ def test_flag_reasons_and_runs(store: SessionStore) -> None:
     assert lanes.flag_at(DOUBTFUL, [1]).reason == "low score 1.0"
     assert lanes.flag_at(3, [1]) is None
     assert lanes.flag_at(LOST, [2, 1]).obj_id == 1  # objects it does not follow are skipped
-    runs = [(run.start, run.end, run.state) for run in lanes.runs(1)]
-    assert runs == [(LOST, LOST, L), (DOUBTFUL, DOUBTFUL + 1, D)]  # consecutive doubtful frames: one run
+    runs = [(run.start, run.end, run.reason) for run in lanes.runs(1)]
+    # Consecutive doubtful frames make one run.
+    assert runs == [(LOST, LOST, "lost"), (DOUBTFUL, DOUBTFUL + 1, "doubtful")]
 
 
 def test_next_run_visits_every_objects_runs_in_frame_then_object_order(store: SessionStore) -> None:
@@ -117,13 +125,53 @@ def test_next_run_visits_every_objects_runs_in_frame_then_object_order(store: Se
     assert lanes.next_run([2], (LOST, 1), forward=True).obj_id == 2  # the other object's run on that frame
 
 
-def test_a_dropped_result_leaves_the_cache_and_the_session(store: SessionStore) -> None:
+def corrected_on_frame_5(store: SessionStore) -> Lanes:
+    """Object 1 tracked over the clip from a click on frame 0, then clicked on frame 5."""
     whole_clip(store, 1)
     lanes = lanes_of(store)
-    lanes.drop_result(5, 1)
+    store.add_prompt(Prompt.click(5, 1, 20, 15))
+    lanes.refresh(1, [5])
+    return lanes
+
+
+def test_a_correction_marks_its_span_stale_until_re_tracked(store: SessionStore) -> None:
+    lanes = corrected_on_frame_5(store)
+    labels = lanes.lane(1).labels
+    assert labels[0] is labels[5] is PROMPTED and lanes.lane(1).prompted == {0, 5}
+    assert all(labels[f] is STALE for f in range(1, FRAMES) if f != 5)
+    assert lanes.stale_count() == FRAMES - 2
+    [correction] = lanes.corrections()
+    assert (correction.obj_id, correction.frame) == (1, 5)
+    assert correction.describe() == f"frames 1-{FRAMES - 1}"
+    assert [(p.obj_id, p.frame) for p in lanes.settled()] == [(1, 0)]  # the first click: tracked since
+    assert lanes.flag_at(3, [1]).reason == STALE_REASON
+    assert [(run.start, run.end, run.reason) for run in lanes.runs(1)] == [
+        (1, 4, "stale"),
+        (6, FRAMES - 1, "stale"),  # stale over lost and doubtful: it is to be re-tracked first
+    ]
+    # Re-tracking the forward span only: the backward one stays stale, the correction stays pending.
+    for frame in range(5, FRAMES):
+        store.put_results([tracked(frame)])
+        lanes.take_frame(frame)
+    assert lanes.lane(1).labels == label_states(store, FRAMES)[1]  # the same as computed from scratch
+    assert lanes.stale_count() == 4 and [p.frame for p in lanes.settled()] == [0]
+    for frame in range(1, 5):
+        store.put_results([tracked(frame)])
+        lanes.take_frame(frame)
+    assert lanes.stale_count() == 0 and lanes.corrections() == []
+    settled = lanes.settled()
+    assert [(p.obj_id, p.frame) for p in settled] == [(1, 0), (1, 5)]  # the first click's row too
+    store.drop_pending(settled)
+    lanes.refresh_pending()
+    assert lanes.settled() == [] and store.pending_corrections() == []
+
+
+def test_a_cleared_frame_reads_back_without_its_result(store: SessionStore) -> None:
+    lanes = corrected_on_frame_5(store)
+    store.put_results([tracked(5)])
+    lanes.take_frame(5)
+    store.clear_prompts(5, 1)  # the store deletes the result of a frame left without prompts
+    lanes.refresh(1, [5])
     assert lanes.result(5, 1) is None and lanes.lane(1).states[5] is U
-    assert 5 not in store.results_by_frame(1)
-    lanes.drop_result(5, 1)  # nothing left to drop
-    store.add_prompt(Prompt.click(7, 1, 15, 15))
-    lanes.refresh_prompted(1)
-    assert lanes.lane(1).prompted == {0, 7}
+    assert lanes.lane(1).labels[5] is LabelState.UNTRACKED and lanes.lane(1).prompted == {0}
+    assert lanes.lane(1).labels == label_states(store, FRAMES)[1]

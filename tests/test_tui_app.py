@@ -420,6 +420,46 @@ async def test_quit_stops_the_engine_and_leaves_the_session_complete(rig: AppRig
         assert len(again.results()) == CLIP_FRAMES
 
 
+async def test_q_with_stale_frames_says_how_many_and_they_wait_for_r_next_time(tmp_path: Path) -> None:
+    first = app_rig(tmp_path)
+    async with first.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, first)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, first)
+        await pilot.press("p")
+        await idle(pilot, first)
+        await pilot.press("g", "backspace", "5", "enter")
+        await pilot.click(canvas, offset=(34, 12))  # a correction on frame 5: frames 1-4 and 6-19 are stale
+        await idle(pilot, first)
+        await pilot.pause(0.2)
+        text = screen_text(first.app)
+        assert "18 stale" in text and "▒" in text
+        assert "r re-propagate" in text  # the hint, cut to the terminal's width
+        await pilot.press("q")
+        await settle(pilot, lambda: not first.app.is_running)
+    assert (
+        first.app.farewell
+        == "saved: 18 stale frames in 1 pending correction - r re-propagates them next time"
+    )
+    first.close()
+    again = app_rig(tmp_path)
+    try:
+        async with again.app.run_test(size=SIZE) as pilot:
+            await ready(pilot, again)
+            await idle(pilot, again)
+            assert again.app.controller.stale_count() == 18
+            await pilot.press("r")
+            await idle(pilot, again)
+            await pilot.pause(0.2)
+            assert again.app.controller.stale_count() == 0 and again.store.pending_corrections() == []
+            assert "stale" not in screen_text(again.app)
+            await pilot.press("q")
+            await settle(pilot, lambda: not again.app.is_running)
+        assert again.app.farewell == ""
+    finally:
+        again.close()
+
+
 class LoopLag:
     """The longest stretch the UI's event loop could not run: wall time (what a user feels, including time
     the OS gave the CPU to other processes) and the UI thread's own CPU time (what our code costs)."""

@@ -1,9 +1,14 @@
-"""Each object's results by frame and its lane (a review state per frame, its prompted frames), kept up to
-date one result at a time, and the flagged runs the review keys visit (pure: no torch, no Textual).
+"""What the annotation UI shows of each object, kept up to date one change at a time (pure: no torch, no
+Textual): its results by frame, its lane (a review state and a label state per frame, its prompted frames),
+its pending corrections, and the runs the flag keys visit.
 
-The annotation UI reads it on every redraw, so answers come from the cache: a new result re-judges only
-its own frame and the next one (review judges a frame against the previous one), and runs of flagged
-frames are read off the lane's states, with no mask maths.
+The UI reads it on every redraw, so answers come from the cache, which mirrors the session:
+- a result the engine committed is read back from the store (with its edit number); it re-judges only its
+  own frame and the next one (review judges a frame against the previous one). A freshly stored result
+  carries the newest edit number, so it is never stale, and it cannot make an older one stale (spans only
+  grow to frames that had no result), so its frame's label is all that changes;
+- after a prompt edit, an undo/redo or a settled correction, the object's prompts, pending corrections and
+  label states are read and computed again (`session.states`, docs/architecture.md "Label states").
 """
 
 from __future__ import annotations
@@ -12,89 +17,177 @@ import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sam2tui.session.review import Flag, FrameState, flags, frame_states
+from sam2tui.session.review import FrameState, flags, frame_states
+from sam2tui.session.spans import Span, correction_spans
+from sam2tui.session.states import object_states, prompted_states, settled_pending, stale_frames
 from sam2tui.session.store import SessionStore
-from sam2tui.values import FrameResult, ReviewThresholds
+from sam2tui.values import FrameResult, LabelState, PendingCorrection, Prompt, ReviewThresholds
 
 FLAGGED = (FrameState.LOST, FrameState.DOUBTFUL)
+STALE_REASON = "stale: its prompts changed since (r re-tracks it)"
 
 
 @dataclass
 class Lane:
-    """One object's row of the timeline: a state per frame and the frames it was prompted on."""
+    """One object's row of the timeline: per frame a review state and a label state; its prompted frames."""
 
     states: list[FrameState]
+    labels: list[LabelState]
     prompted: set[int] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Run:
+    """Consecutive frames of one object that the flag keys visit: stale, lost or doubtful for one reason.
+
+    `reason` says why (of one frame: why that frame is flagged)."""
+
+    obj_id: int
+    start: int
+    end: int  # inclusive
+    reason: str
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A pending correction that still has stale frames, and the spans `r` re-tracks for it."""
+
+    pending: PendingCorrection
+    spans: tuple[Span, ...]
+
+    @property
+    def obj_id(self) -> int:
+        return self.pending.obj_id
+
+    @property
+    def frame(self) -> int:
+        return self.pending.frame
+
+    def describe(self) -> str:
+        first = min(span.frames.start for span in self.spans)
+        last = max(span.frames.stop - 1 for span in self.spans)
+        return f"frames {first}-{last}"
+
+
+@dataclass
+class _Object:
+    """The cache of one object."""
+
+    results: dict[int, FrameResult]
+    lane: Lane
+    prompts: list[Prompt] = field(default_factory=list)
+    pending: list[PendingCorrection] = field(default_factory=list)
+    labelled: dict[int, LabelState] = field(default_factory=dict)  # PROMPTED / ABSENT frames
+
+
 class Lanes:
-    """The results and lanes of the objects it follows, read from `store` and fed new results."""
+    """The results and lanes of the objects it follows, read from `store` and kept in step with it."""
 
     def __init__(self, store: SessionStore, frame_count: int, thresholds: ReviewThresholds) -> None:
         self.store = store
         self.frame_count = frame_count
         self.thresholds = thresholds
-        self._results: dict[int, dict[int, FrameResult]] = {}
-        self._lanes: dict[int, Lane] = {}
+        self._objects: dict[int, _Object] = {}
+        self._corrections: list[Correction] | None = None  # computed when asked, until something changes
 
     # ---- which objects ----
 
     def follow(self, obj_ids: Iterable[int]) -> None:
         """Follow exactly these objects: the new ones are read from the store, the others forgotten."""
         wanted = set(obj_ids)
-        for gone in set(self._lanes) - wanted:
-            del self._lanes[gone]
-            del self._results[gone]
-        for obj_id in sorted(wanted - set(self._lanes)):
-            self._results[obj_id] = self.store.results_by_frame(obj_id)
-            self._lanes[obj_id] = Lane(frame_states(self._results[obj_id], self.frame_count, self.thresholds))
-            self.refresh_prompted(obj_id)
+        self._corrections = None
+        for gone in set(self._objects) - wanted:
+            del self._objects[gone]
+        for obj_id in sorted(wanted - set(self._objects)):
+            results = self.store.results_by_frame(obj_id)
+            states = frame_states(results, self.frame_count, self.thresholds)
+            self._objects[obj_id] = _Object(results, Lane(states, [LabelState.UNTRACKED] * self.frame_count))
+            self.refresh(obj_id)
 
     def __contains__(self, obj_id: object) -> bool:
-        return obj_id in self._lanes
+        return obj_id in self._objects
 
     # ---- queries ----
 
     def lane(self, obj_id: int) -> Lane:
-        return self._lanes[obj_id]
+        return self._objects[obj_id].lane
 
     def result(self, frame: int, obj_id: int) -> FrameResult | None:
-        return self._results.get(obj_id, {}).get(frame)
+        cached = self._objects.get(obj_id)
+        return None if cached is None else cached.results.get(frame)
 
     def tracked_frames(self, obj_id: int) -> Collection[int]:
-        return self._results[obj_id].keys()
+        return self._objects[obj_id].results.keys()
 
     def any_prompted(self) -> bool:
-        return any(lane.prompted for lane in self._lanes.values())
+        return any(cached.lane.prompted for cached in self._objects.values())
 
-    def flag_at(self, frame: int, obj_ids: Sequence[int]) -> Flag | None:
+    def stale_count(self) -> int:
+        """Stale (frame, object) pairs over every object followed."""
+        return sum(cached.lane.labels.count(LabelState.STALE) for cached in self._objects.values())
+
+    def corrections(self) -> list[Correction]:
+        """The pending corrections that still have stale frames, oldest first, with their spans."""
+        if self._corrections is None:
+            self._corrections = self._find_corrections()
+        return list(self._corrections)
+
+    def _find_corrections(self) -> list[Correction]:
+        found = []
+        for cached in self._objects.values():
+            prompted = sorted(cached.labelled)
+            for pending in cached.pending:
+                if stale_frames(prompted, cached.results, [pending]):
+                    spans = correction_spans(pending.frame, prompted, cached.results.keys())
+                    found.append(Correction(pending, tuple(spans)))
+        return sorted(found, key=lambda c: (c.pending.edit_seq, c.obj_id, c.frame))
+
+    def settled(self) -> list[PendingCorrection]:
+        """The pending corrections with no stale frame left: the caller drops them from the session."""
+        return [
+            pending
+            for cached in self._objects.values()
+            for pending in settled_pending(cached.prompts, cached.results, cached.pending)
+        ]
+
+    def flag_at(self, frame: int, obj_ids: Sequence[int]) -> Run | None:
         """Why `frame` is flagged for the first of `obj_ids` it is flagged for; None when for none."""
         for obj_id in obj_ids:
-            if obj_id not in self._lanes or self._lanes[obj_id].states[frame] not in FLAGGED:
+            cached = self._objects.get(obj_id)
+            if cached is None:
                 continue
-            window = {f: r for f in (frame - 1, frame) if (r := self.result(f, obj_id)) is not None}
+            if cached.lane.labels[frame] is LabelState.STALE:
+                return Run(obj_id, frame, frame, STALE_REASON)
+            if cached.lane.states[frame] not in FLAGGED:
+                continue
+            window = {f: r for f in (frame - 1, frame) if (r := cached.results.get(f)) is not None}
             found = [
                 flag
                 for flag in flags(window, self.frame_count, self.thresholds, obj_id)
                 if flag.start <= frame
             ]
             if found:
-                return dataclasses.replace(found[-1], start=frame, end=frame)
+                return Run(obj_id, frame, frame, found[-1].reason)
         return None
 
-    def runs(self, obj_id: int) -> list[Flag]:
-        """Runs of consecutive flagged frames of one object, in frame order."""
-        runs: list[Flag] = []
-        for frame, state in enumerate(self._lanes[obj_id].states):
-            if state not in FLAGGED:
+    def runs(self, obj_id: int) -> list[Run]:
+        """Runs of consecutive stale, lost or doubtful frames of one object, in frame order."""
+        runs: list[Run] = []
+        lane = self._objects[obj_id].lane
+        for frame, state in enumerate(lane.states):
+            if lane.labels[frame] is LabelState.STALE:
+                reason = LabelState.STALE.value
+            elif state in FLAGGED:
+                reason = state.value
+            else:
                 continue
-            if runs and runs[-1].end == frame - 1 and runs[-1].state is state:
+            if runs and runs[-1].end == frame - 1 and runs[-1].reason == reason:
                 runs[-1] = dataclasses.replace(runs[-1], end=frame)
             else:
-                runs.append(Flag(obj_id, frame, frame, state, state.value))
+                runs.append(Run(obj_id, frame, frame, reason))
         return runs
 
-    def next_run(self, obj_ids: Iterable[int], here: tuple[int, int], forward: bool) -> Flag | None:
+    def next_run(self, obj_ids: Iterable[int], here: tuple[int, int], forward: bool) -> Run | None:
         """The first run of any of `obj_ids` after (before) `here`, in (start frame, object id) order."""
         ordered = sorted(
             (run for obj_id in obj_ids for run in self.runs(obj_id)), key=lambda run: (run.start, run.obj_id)
@@ -105,35 +198,64 @@ class Lanes:
 
     # ---- updates ----
 
-    def take(self, results: Iterable[FrameResult]) -> bool:
-        """Cache new results of followed objects (others were removed since); True when a lane changed."""
+    def take_frame(self, frame: int) -> bool:
+        """Read back what the store holds on `frame` for the objects followed (after the engine committed
+        results there); True when a lane changed."""
+        stored = {result.obj_id: result for result in self.store.results(frame=frame)}
+        self._corrections = None
         changed = False
-        for result in results:
-            if result.obj_id not in self._lanes:
-                continue
-            self._results[result.obj_id][result.frame] = result
-            self._refresh_states(result.obj_id, result.frame)
-            changed = True
+        for obj_id, cached in self._objects.items():
+            if obj_id in stored or frame in cached.results:
+                self._set_result(cached, frame, stored.get(obj_id))
+                changed = True
         return changed
 
-    def refresh_prompted(self, obj_id: int) -> None:
-        """Read the object's prompted frames again (after its prompts changed)."""
-        self._lanes[obj_id].prompted = set(self.store.prompted_frames(obj_id))
+    def refresh(self, obj_id: int, frames: Iterable[int] = ()) -> None:
+        """Read the object's prompts and pending corrections again, and its results on `frames` (where the
+        store may have deleted one), then judge its label states afresh (after a prompt edit or undo/redo)."""
+        cached = self._objects[obj_id]
+        self._corrections = None
+        for frame in frames:
+            stored = self.store.results(frame=frame, obj_id=obj_id)
+            self._set_result(cached, frame, stored[0] if stored else None)
+        cached.prompts = self.store.prompts(obj_id=obj_id)
+        cached.pending = self.store.pending_corrections(obj_id)
+        cached.labelled = prompted_states(cached.prompts)
+        cached.lane.prompted = set(cached.labelled)
+        cached.lane.labels = object_states(self.frame_count, cached.prompts, cached.results, cached.pending)
 
-    def drop_result(self, frame: int, obj_id: int) -> None:
-        """The result on a frame whose prompts were removed is stale until re-tracked: delete it."""
-        if self._results[obj_id].pop(frame, None) is not None:
-            self.store.delete_results(obj_id=obj_id, frames=[frame])
-            self._refresh_states(obj_id, frame)
+    def refresh_pending(self) -> None:
+        """Read every object's pending corrections again (after settled ones were dropped)."""
+        for obj_id in self._objects:
+            self.refresh(obj_id)
 
-    def _refresh_states(self, obj_id: int, changed: int) -> None:
-        """Re-judge the frame whose result changed and the next one (judged against it).
+    def _set_result(self, cached: _Object, frame: int, result: FrameResult | None) -> None:
+        if result is None:
+            cached.results.pop(frame, None)
+        else:
+            cached.results[frame] = result
+        if 0 <= frame < self.frame_count:
+            self._refresh_states(cached, frame)
+            cached.lane.labels[frame] = self._label(cached, frame)
+
+    def _label(self, cached: _Object, frame: int) -> LabelState:
+        """One frame's label state; exact without recomputing the lane (see the module's docstring)."""
+        if frame in cached.labelled:
+            return cached.labelled[frame]
+        result = cached.results.get(frame)
+        if result is None:
+            return LabelState.UNTRACKED
+        if all(result.edit_seq >= pending.edit_seq for pending in cached.pending):
+            return LabelState.CURRENT
+        stale = frame in stale_frames(cached.labelled, cached.results, cached.pending)
+        return LabelState.STALE if stale else LabelState.CURRENT
+
+    def _refresh_states(self, cached: _Object, changed: int) -> None:
+        """Re-judge the review state of the frame whose result changed and the next one (judged against it).
 
         Only the neighbours enter `frame_states`, so one result costs O(1) mask maths, not O(frames).
         """
-        results = self._results[obj_id]
-        states = self._lanes[obj_id].states
         for frame in (changed, changed + 1):
             if 0 <= frame < self.frame_count:
-                window = {f: r for f in (frame - 1, frame) if (r := results.get(f)) is not None}
-                states[frame] = frame_states(window, self.frame_count, self.thresholds)[frame]
+                window = {f: r for f in (frame - 1, frame) if (r := cached.results.get(f)) is not None}
+                cached.lane.states[frame] = frame_states(window, self.frame_count, self.thresholds)[frame]

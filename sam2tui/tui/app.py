@@ -101,6 +101,7 @@ class Sam2TuiApp(App[int]):
             self.controller, video, store, render, caps, mask_opacity=self.settings.mask_opacity
         )
         self._quitting = False
+        self.farewell = ""  # the line printed once the app has left the terminal ("" : none)
         self.set_keymap(dict(self.settings.keys))
 
     def on_mount(self) -> None:
@@ -152,14 +153,15 @@ class Sam2TuiApp(App[int]):
             self.push_screen(HelpScreen(self.annotate))
 
     async def action_quit(self) -> None:
-        """Cancel propagation, let the engine commit its last frame, then leave (every edit is saved)."""
+        """Cancel propagation, let the engine commit its last frame, then leave (every edit is saved); what
+        is left stale is said in one line (`farewell`) once the terminal is back."""
         if self._quitting:
             return
         if any(isinstance(screen, ExportScreen) and screen.running for screen in self.screen_stack):
             self.notify("an export is running: quit when it is done", severity="warning")
             return
         self._quitting = True
-        self.controller.quit()
+        self.farewell = self.controller.quit()
         self.annotate.sync()
         # While the model is still loading (or downloading) there is nothing to commit: do not wait for it.
         self._stop_engine(STOP_TIMEOUT if self.controller.model.ready else 1.0)
@@ -229,4 +231,7 @@ def run_annotate(args: argparse.Namespace) -> int:
                 settings=settings,
             )
             code = app.run()
+            if app.farewell:
+                with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                    print(app.farewell)
     return code or 0

@@ -11,12 +11,16 @@ Rules it enforces:
   a one-line reason in `notice` (escape cancels; what was tracked is kept). Navigation stays free.
 - A correction is a prompt edit of object O on frame f where O already has results on other frames
   (`correction_spans` is not empty). The engine answers the edit at once (the mask on f); re-tracking
-  the affected span waits for `r`, so several clicks on the frame cost one re-propagation.
-  `p`, `f` and `F` supersede pending corrections.
+  the affected span waits for `r`, so several clicks on the frame cost one re-propagation. The session
+  stores it (a pending correction row, so it survives quit and restart) and marks the results in its span
+  STALE; any propagation that re-tracks them makes them current, and when a propagation ends the
+  corrections with no stale frame left are dropped (`p`, `f` and `F` supersede a correction only where
+  they cover its span).
 - A user action whose session write fails (a full or read-only disk) changes nothing, says why in
   `notice` and through `alert`, and the app keeps running: what was saved before stays saved.
 - Undo/redo go through `History`, then `Replay` rebuilds the tracker from the stored prompts; a prompt
-  edit undone on an already-tracked frame becomes a pending correction like any other.
+  edit undone on an already-tracked frame becomes a pending correction like any other: what was tracked
+  from the undone prompts is STALE until re-tracked.
 """
 
 from __future__ import annotations
@@ -46,11 +50,9 @@ from sam2tui.engine.tracker import (
 )
 from sam2tui.errors import Sam2TuiError
 from sam2tui.session.history import Edit, History
-from sam2tui.session.lanes import Lane, Lanes
-from sam2tui.session.review import Flag, next_flagged
-from sam2tui.session.spans import Span, correction_spans
+from sam2tui.session.lanes import Correction, Lane, Lanes, Run
 from sam2tui.session.store import SessionStore
-from sam2tui.tui.state import ModelStatus, PendingCorrection, PropagationStatus, ViewState
+from sam2tui.tui.state import ModelStatus, PropagationStatus, ViewState
 from sam2tui.values import (
     BoxCorners,
     Color,
@@ -126,7 +128,6 @@ class AnnotationController:
         self.view = ViewState()
         self.model = ModelStatus()
         self.propagation = PropagationStatus()
-        self.pending: dict[tuple[int, int], PendingCorrection] = {}  # (obj_id, frame) ->
         self.notice = ""  # the latest one-line message for the status bar
         self._objects: list[TrackedObject] = []
         self._lanes = Lanes(store, frame_count, thresholds)
@@ -166,7 +167,16 @@ class AnnotationController:
     def lane(self, obj_id: int) -> Lane:
         return self._lanes.lane(obj_id)
 
-    def flag_at(self, frame: int, obj_id: int | None = None) -> Flag | None:
+    def stale_count(self) -> int:
+        """Stale (frame, object) pairs: tracked from prompts that changed since."""
+        return self._lanes.stale_count()
+
+    @property
+    def pending(self) -> list[Correction]:
+        """The pending corrections (stored in the session) that still have stale frames, oldest first."""
+        return self._lanes.corrections()
+
+    def flag_at(self, frame: int, obj_id: int | None = None) -> Run | None:
         """Why `frame` is flagged for the object (default: the selected one; else any object)."""
         return self._lanes.flag_at(frame, [obj_id] if obj_id is not None else self._flag_order())
 
@@ -188,24 +198,25 @@ class AnnotationController:
     def step(self, delta: int) -> int:
         return self.seek(self.view.frame + delta)
 
-    def next_flagged(self, forward: bool, all_objects: bool) -> Flag | None:
-        """Seek to the start of the next (previous) lost or doubtful run and select its object; None when
-        there is none.
+    def next_flagged(self, forward: bool, all_objects: bool) -> Run | None:
+        """Seek to the start of the next (previous) stale, lost or doubtful run and select its object; None
+        when there is none.
 
         Over all objects the runs are in (start frame, object id) order and the place is (frame, selected
         object), so repeated presses visit every object's run, also several runs starting on one frame.
         """
+        # No selection sorts before every object on its frame.
+        here = (self.view.frame, self.view.selected if self.view.selected is not None else 0)
         if all_objects:
-            # No selection sorts before every object on its frame.
-            here = (self.view.frame, self.view.selected if self.view.selected is not None else 0)
             found = self._lanes.next_run([obj.obj_id for obj in self._objects], here, forward)
         elif self.view.selected in self._lanes:
-            found = next_flagged(self._lanes.runs(self.view.selected), self.view.frame, forward)
+            found = self._lanes.next_run([self.view.selected], here, forward)
         else:
             found = None
         if found is None:
             who = "any object" if all_objects else "this object"
-            self.notice = f"no {'later' if forward else 'earlier'} lost or doubtful frame for {who}"
+            later = "later" if forward else "earlier"
+            self.notice = f"no {later} lost or doubtful frame for {who}, nor a stale one"
             return None
         self.seek(found.start)
         self.view.selected = found.obj_id
@@ -255,7 +266,6 @@ class AnnotationController:
 
     def _forget(self, obj_id: int) -> None:
         self._reload_objects()
-        self.pending = {key: p for key, p in self.pending.items() if key[0] != obj_id}
         if self.view.selected == obj_id:
             self.view.selected = self._objects[0].obj_id if self._objects else None
 
@@ -335,31 +345,35 @@ class AnnotationController:
     def _prompts_changed(self, frame: int, obj_id: int) -> None:
         prompt = FramePrompt.collect(frame, obj_id, self.store.prompts(frame=frame, obj_id=obj_id))
         if prompt.is_empty:
-            self._lanes.drop_result(frame, obj_id)  # before the engine may store a fresh one there
             self.engine.submit(ClearPrompt(frame, obj_id))
         else:
             self.engine.submit(SetPrompt(prompt))
-        self._lanes.refresh_prompted(obj_id)
-        self._note_correction(frame, obj_id)
+        self._edited(frame, obj_id)
 
-    def _note_correction(self, frame: int, obj_id: int) -> None:
-        spans = self._spans(obj_id, frame)
-        if spans:
-            self.pending[(obj_id, frame)] = PendingCorrection(obj_id, frame, spans)
-        else:
-            self.pending.pop((obj_id, frame), None)
+    def _edited(self, frame: int, obj_id: int) -> None:
+        """After a prompt edit of the object on `frame` (the store recorded its pending correction and
+        deleted the frame's result if no prompt is left there): read both back."""
+        self._lanes.refresh(obj_id, [frame])
+        self._settle()
+
+    @saves
+    def _settle(self) -> None:
+        """Drop the pending corrections with no stale frame left (nothing left for `r` to do); a failed
+        write only leaves them stored, where `pending` skips them."""
+        settled = self._lanes.settled()
+        if settled:
+            self.store.drop_pending(settled)
+            self._lanes.refresh_pending()
 
     def pending_hint(self) -> str:
         """The status-bar offer to re-propagate corrections: the latest span, and how many more."""
-        if not self.pending or self.busy:
+        if self.busy:
             return ""
-        latest = list(self.pending.values())[-1]
-        more = f" and {len(self.pending) - 1} more" if len(self.pending) > 1 else ""
-        return f"r re-propagates the corrected span ({latest.describe()}{more})"
-
-    def _spans(self, obj_id: int, frame: int) -> tuple[Span, ...]:
-        prompted = sorted(self._lanes.lane(obj_id).prompted)
-        return tuple(correction_spans(frame, prompted, self._lanes.tracked_frames(obj_id)))
+        pending = self.pending
+        if not pending:
+            return ""
+        more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
+        return f"r re-propagates the corrected span ({pending[-1].describe()}{more})"
 
     # ---- propagation ----
 
@@ -371,7 +385,6 @@ class AnnotationController:
             self.notice = "nothing to propagate: click on an object first"
             return False
         max_frames = self.propagation_window if window else None
-        self.pending.clear()
         self._start_runs([Propagate(self.view.frame, direction, max_frames)])
         return True
 
@@ -379,19 +392,15 @@ class AnnotationController:
         """Re-track the spans of the pending corrections (`r`)."""
         if self._refuse_while_busy("re-propagate"):
             return False
-        if not self.pending:
+        pending = self.pending
+        if not pending:
             self.notice = "no correction to re-propagate"
             return False
         commands = [
             Propagate(span.start, span.direction, span.max_frames)
-            for (obj_id, frame) in sorted(self.pending, key=lambda key: (key[1], key[0]))
-            if self.object(obj_id) is not None
-            for span in self._spans(obj_id, frame)
+            for correction in sorted(pending, key=lambda c: (c.frame, c.obj_id))
+            for span in correction.spans
         ]
-        self.pending.clear()
-        if not commands:
-            self.notice = "the corrected frames need no re-propagation any more"
-            return False
         self._start_runs(commands)
         return True
 
@@ -417,10 +426,19 @@ class AnnotationController:
             self._end_propagation("propagation cancelled before it began")
         return True
 
-    def quit(self) -> None:
-        """The app is leaving: stop propagating (what is tracked is kept) and say so."""
+    def quit(self) -> str:
+        """The app is leaving: stop propagating (what is tracked is kept) and say so. Returns the line to
+        leave the user with: how much is stale (all of it is in the session, for `r` next time), or ""."""
         self.cancel()
         self.notice = "saving and quitting ..."
+        stale = self.stale_count()
+        if not stale:
+            return ""
+        corrections = len(self.pending)
+        return (
+            f"saved: {_count(stale, 'stale frame')} in {_count(corrections, 'pending correction')}"
+            " - r re-propagates them next time"
+        )
 
     def _refuse_while_busy(self, what: str) -> bool:
         if self.propagation.running:
@@ -460,13 +478,9 @@ class AnnotationController:
         frame = edit.frame
         if frame is not None and not restoring:
             self.seek(frame)
-            if not self.store.prompts(frame=frame, obj_id=edit.obj_id):
-                self._lanes.drop_result(frame, edit.obj_id)  # before the replay may store a fresh one
-            self._lanes.refresh_prompted(edit.obj_id)
+            self._edited(frame, edit.obj_id)
         self.engine.submit(Replay(tuple(self.store.frame_prompts())))
         self.view.selected = edit.obj_id
-        if frame is not None and not restoring:
-            self._note_correction(frame, edit.obj_id)
 
     # ---- engine events ----
 
@@ -495,7 +509,7 @@ class AnnotationController:
 
     def _take_results(self, event: FrameResults) -> bool:
         """Cache the results; True when some object's lane changed."""
-        changed = self._lanes.take(event.results)
+        changed = self._lanes.take_frame(event.frame)
         if event.source == "propagate" and self.view.follow_propagation and self.propagation.running:
             self.view.frame = event.frame
         return changed
@@ -514,6 +528,7 @@ class AnnotationController:
         self.propagation.running = False
         self.propagation.runs_left = 0
         self.notice = notice
+        self._settle()
         if self.view.follow_propagation:
             self.view.frame = self.propagation.origin  # back to where it started, ready for review
 
@@ -529,3 +544,7 @@ class AnnotationController:
     def _reload_objects(self) -> None:
         self._objects = self.store.objects()
         self._lanes.follow(obj.obj_id for obj in self._objects)
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sam2tui.session.spans import Span
-
 
 @dataclass
 class ModelStatus:
@@ -54,20 +52,6 @@ class PropagationStatus:
         if eta is not None:
             text += f", ETA {_duration(eta)}"
         return text
-
-
-@dataclass(frozen=True)
-class PendingCorrection:
-    """A prompt edit on a frame where the object was already tracked: `r` re-propagates `spans`."""
-
-    obj_id: int
-    frame: int
-    spans: tuple[Span, ...]
-
-    def describe(self) -> str:
-        first = min(span.frames.start for span in self.spans)
-        last = max(span.frames.stop - 1 for span in self.spans)
-        return f"frames {first}-{last}"
 
 
 @dataclass

@@ -107,7 +107,7 @@ class AnnotateScreen(Screen[None]):
             "next_flag(True, False)",
             "next-flag",
             "Next flag",
-            "Next lost/doubtful frame of the object",
+            "Next stale/lost/doubtful frame of the object",
             show=True,
         ),
         _bind(
@@ -115,21 +115,21 @@ class AnnotateScreen(Screen[None]):
             "next_flag(False, False)",
             "previous-flag",
             "Prev flag",
-            "Previous lost/doubtful frame of the object",
+            "Previous stale/lost/doubtful frame of the object",
         ),
         _bind(
             "}",
             "next_flag(True, True)",
             "next-flag-any",
             "Next flag (all)",
-            "Next lost/doubtful frame, any object",
+            "Next stale/lost/doubtful frame, any object",
         ),
         _bind(
             "{",
             "next_flag(False, True)",
             "previous-flag-any",
             "Prev flag (all)",
-            "Previous lost/doubtful frame, any object",
+            "Previous stale/lost/doubtful frame, any object",
         ),
         _bind("u,ctrl+z", "undo", "undo", "Undo", show=True),
         _bind("ctrl+r,ctrl+y", "redo", "redo", "Redo"),
@@ -254,6 +254,7 @@ class AnnotateScreen(Screen[None]):
             pointer=view.pointer,
             flag=flag_text,
             hint="  ·  ".join(hints),
+            stale=ctl.stale_count(),
         )
 
     def _overlay(self, frame: int) -> Overlay:
