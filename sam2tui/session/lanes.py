@@ -13,7 +13,6 @@ The UI reads it on every redraw, so answers come from the cache, which mirrors t
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -174,17 +173,19 @@ class Lanes:
         """Runs of consecutive stale, lost or doubtful frames of one object, in frame order."""
         runs: list[Run] = []
         lane = self._objects[obj_id].lane
-        for frame, state in enumerate(lane.states):
-            if lane.labels[frame] is LabelState.STALE:
-                reason = LabelState.STALE.value
-            elif state in FLAGGED:
-                reason = state.value
+        current: str | None = None  # the reason of the run being read, None between runs
+        start = 0
+        for frame, (state, label) in enumerate(zip(lane.states, lane.labels, strict=True)):
+            if label is LabelState.STALE:
+                reason: str | None = LabelState.STALE.value
             else:
-                continue
-            if runs and runs[-1].end == frame - 1 and runs[-1].reason == reason:
-                runs[-1] = dataclasses.replace(runs[-1], end=frame)
-            else:
-                runs.append(Run(obj_id, frame, frame, reason))
+                reason = state.value if state in FLAGGED else None
+            if reason != current:
+                if current is not None:
+                    runs.append(Run(obj_id, start, frame - 1, current))
+                current, start = reason, frame
+        if current is not None:
+            runs.append(Run(obj_id, start, len(lane.states) - 1, current))
         return runs
 
     def next_run(self, obj_ids: Iterable[int], here: tuple[int, int], forward: bool) -> Run | None:
@@ -205,9 +206,17 @@ class Lanes:
         self._corrections = None
         changed = False
         for obj_id, cached in self._objects.items():
-            if obj_id in stored or frame in cached.results:
-                self._set_result(cached, frame, stored.get(obj_id))
-                changed = True
+            result, before = stored.get(obj_id), cached.results.get(frame)
+            if result is None and before is None:
+                continue
+            if (
+                result is not None
+                and before is not None
+                and (result.edit_seq, result) == (before.edit_seq, before)
+            ):
+                continue  # unchanged (the engine re-sent it along with another object's)
+            self._set_result(cached, frame, result)
+            changed = True
         return changed
 
     def refresh(self, obj_id: int, frames: Iterable[int] = ()) -> None:
