@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sam2tui.engine.tracker import result_from_mask
 from sam2tui.session.lanes import STALE_REASON, Lanes
@@ -175,3 +177,45 @@ def test_a_cleared_frame_reads_back_without_its_result(store: SessionStore) -> N
     assert lanes.result(5, 1) is None and lanes.lane(1).states[5] is U
     assert lanes.lane(1).labels[5] is LabelState.UNTRACKED and lanes.lane(1).prompted == {0}
     assert lanes.lane(1).labels == label_states(store, FRAMES)[1]
+
+
+# One step of a session: ("click", obj, frame), ("clear", obj, frame), ("track", start, stop) or ("settle",).
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("click"), st.sampled_from([1, 2]), st.integers(0, 11)),
+        st.tuples(st.just("clear"), st.sampled_from([1, 2]), st.integers(0, 11)),
+        st.tuples(st.just("track"), st.integers(0, 11), st.integers(1, 12)),
+        st.tuples(st.just("settle")),
+    ),
+    max_size=14,
+)
+
+
+@given(steps)
+@settings(max_examples=60, deadline=None)
+def test_the_lanes_kept_in_step_equal_the_states_computed_from_scratch(tmp_path_factory, script) -> None:  # type: ignore[no-untyped-def]
+    frames = 12
+    folder = tmp_path_factory.mktemp("session")
+    fingerprint = VideoFingerprint(str(folder / "clip.mp4"), frames, W, H, 25.0, "78" * 20)
+    with SessionStore.open(folder / "clip.sam2tui", fingerprint) as store:
+        store.add_object(obj_id=1)
+        store.add_object(obj_id=2)
+        lanes = Lanes(store, frames, ReviewThresholds())
+        lanes.follow([1, 2])
+        for step in script:
+            if step[0] == "click":
+                store.add_prompt(Prompt.click(step[2], step[1], 15, 15))
+                lanes.refresh(step[1], [step[2]])
+                store.put_results([tracked(step[2], step[1])])  # the engine's answer on that frame
+                lanes.take_frame(step[2])
+            elif step[0] == "clear":
+                store.clear_prompts(step[2], step[1])
+                lanes.refresh(step[1], [step[2]])
+            elif step[0] == "track":  # what a propagation commits, frame by frame
+                for frame in range(step[1], max(step[1], step[2])):
+                    store.put_results([tracked(frame, 1), tracked(frame, 2)])
+                    lanes.take_frame(frame)
+            else:
+                store.drop_pending(lanes.settled())
+                lanes.refresh_pending()
+            assert {obj_id: lanes.lane(obj_id).labels for obj_id in (1, 2)} == label_states(store, frames)

@@ -6,7 +6,8 @@ The UI reads it on every redraw, so answers come from the cache, which mirrors t
 - a result the engine committed is read back from the store (with its edit number); it re-judges only its
   own frame and the next one (review judges a frame against the previous one). A freshly stored result
   carries the newest edit number, so it is never stale, and it cannot make an older one stale (spans only
-  grow to frames that had no result), so its frame's label is all that changes;
+  grow to frames that had no result), so its frame's label is all that changes (a result gone from the
+  store may shrink spans: then the object's labels are judged again);
 - after a prompt edit, an undo/redo or a settled correction, the object's prompts, pending corrections and
   label states are read and computed again (`session.states`, docs/architecture.md "Label states").
 """
@@ -216,6 +217,8 @@ class Lanes:
             ):
                 continue  # unchanged (the engine re-sent it along with another object's)
             self._set_result(cached, frame, result)
+            if result is None:  # spans may shrink without it: judge the whole lane again
+                self._relabel(cached)
             changed = True
         return changed
 
@@ -224,13 +227,16 @@ class Lanes:
         store may have deleted one), then judge its label states afresh (after a prompt edit or undo/redo)."""
         cached = self._objects[obj_id]
         self._corrections = None
-        for frame in frames:
-            stored = self.store.results(frame=frame, obj_id=obj_id)
-            self._set_result(cached, frame, stored[0] if stored else None)
         cached.prompts = self.store.prompts(obj_id=obj_id)
         cached.pending = self.store.pending_corrections(obj_id)
         cached.labelled = prompted_states(cached.prompts)
         cached.lane.prompted = set(cached.labelled)
+        for frame in frames:
+            stored = self.store.results(frame=frame, obj_id=obj_id)
+            self._set_result(cached, frame, stored[0] if stored else None)
+        self._relabel(cached)
+
+    def _relabel(self, cached: _Object) -> None:
         cached.lane.labels = object_states(self.frame_count, cached.prompts, cached.results, cached.pending)
 
     def refresh_pending(self) -> None:
