@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from sam2tui.engine.tracker import (
-    CancelToken,
     ClearPrompt,
     EngineFailed,
     Event,
@@ -32,33 +31,13 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
-from sam2tui.values import Direction, FramePrompt, FrameResult
+from sam2tui.values import Direction, FramePrompt
 from sam2tui.video import VideoSource
-from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.fixtures_engine import clip_frames, tracked_frames, write_jpeg_folder
+from tests.reliability.fault_tracker import FaultyTracker
 from tests.scripted_tracker import ScriptedTracker
 
 FRAMES = 12
-
-
-class FailingTracker(ScriptedTracker):
-    """Raises while propagating, on frame `fail_at`, once."""
-
-    def __init__(self, fail_at: int, error: Exception) -> None:
-        super().__init__()
-        self.fail_at, self.error = fail_at, error
-
-    def propagate(
-        self,
-        start: int,
-        direction: Direction,
-        max_frames: int | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[list[FrameResult]]:
-        for results in super().propagate(start, direction, max_frames, cancel):
-            if results and results[0].frame == self.fail_at and self.error is not None:
-                error, self.error = self.error, None
-                raise error
-            yield results
 
 
 class Harness:
@@ -123,7 +102,7 @@ def test_load_open_prompt_propagate_commits_before_each_event(harness: Harness) 
     done = [e for e in events if isinstance(e, PropagationDone)]
     assert done == [PropagationDone(FRAMES, cancelled=False)]
     assert all(harness.committed_before_event) and len(harness.committed_before_event) == FRAMES + 1
-    assert harness.store.tracked_frames() == list(range(FRAMES))
+    assert tracked_frames(harness.store) == list(range(FRAMES))
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].done == progress[-1].total == FRAMES
     assert harness.tracker.thread_ids == {harness.worker._thread.ident}  # type: ignore[union-attr]
@@ -158,7 +137,7 @@ def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Pat
         assert len(done) == 1 and done[0].cancelled and 1 <= done[0].frames_done < FRAMES
         propagated = [e.frame for e in events if isinstance(e, FrameResults)]
         assert propagated == list(range(done[0].frames_done))
-        assert set(h.store.tracked_frames()) == {*propagated, 2}  # the finished frames are kept
+        assert set(tracked_frames(h.store)) == {*propagated, 2}  # the finished frames are kept
         calls = [c[0] for c in h.tracker.calls]
         assert calls.count("propagate") == 1 and calls[-1] == "remove_object"  # other commands still run
         assert not h.worker.busy
@@ -167,7 +146,7 @@ def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Pat
 
 
 def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path: Path) -> None:
-    h = Harness(tmp_path, FailingTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
+    h = Harness(tmp_path, FaultyTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
     try:
         h.ready()
         h.worker.submit(Propagate(0, Direction.FORWARD))
@@ -175,11 +154,11 @@ def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path
         failed = [e for e in events if isinstance(e, EngineFailed)]
         assert failed == [EngineFailed("RuntimeError: boom", "Propagate")]
         assert not any(isinstance(e, PropagationDone) for e in events)
-        assert h.store.tracked_frames() == [0, 1, 2, 3]
+        assert tracked_frames(h.store) == [0, 1, 2, 3]
         h.worker.submit(Propagate(0, Direction.FORWARD))  # still usable; the error was once
         events = h.until_idle()
         assert PropagationDone(FRAMES, False) in events
-        assert h.store.tracked_frames() == list(range(FRAMES))
+        assert tracked_frames(h.store) == list(range(FRAMES))
     finally:
         h.close()
 
@@ -188,7 +167,7 @@ def test_out_of_memory_message_names_the_frame(tmp_path: Path) -> None:
     class OutOfMemoryError(RuntimeError):
         pass
 
-    h = Harness(tmp_path, FailingTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
+    h = Harness(tmp_path, FaultyTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
     try:
         h.ready()
         h.worker.submit(Propagate(0, Direction.FORWARD))

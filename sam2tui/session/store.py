@@ -412,11 +412,6 @@ class SessionStore:
                 condition = f"{where} AND frame = ?" if where else " WHERE frame = ?"
                 conn.executemany(f"DELETE FROM results{condition}", [(*params, f) for f in frames])
 
-    def tracked_frames(self) -> list[int]:
-        """Frames that have a result for any object."""
-        with self._read() as conn:
-            return [frame for (frame,) in conn.execute("SELECT DISTINCT frame FROM results ORDER BY frame")]
-
     # --- settings ----------------------------------------------------------------------------------
 
     def setting(self, key: str, default: Any = None) -> Any:
