@@ -23,7 +23,7 @@ from sam2tui.tui.settings import Settings
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, canvas_point
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
 from sam2tui.tui.widgets.timeline import LABEL_WIDTH, Timeline, cursor_cells
-from sam2tui.values import NEGATIVE, POSITIVE, PromptKind
+from sam2tui.values import NEGATIVE, POSITIVE, LabelState, PromptKind
 from tests.fixtures_tui import CLIP_FRAMES, AppRig, app_rig, idle, screen_text, settle
 from tests.scripted_tracker import ScriptedTracker
 
@@ -290,6 +290,23 @@ async def test_undo_and_redo_restore_prompts_and_results(rig: AppRig) -> None:
         await pilot.press("ctrl+y")
         await idle(pilot, rig)
         assert rig.store.results(frame=0)[0] == first
+
+
+async def test_undo_after_a_propagation_shows_its_frames_stale(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        await pilot.press("p")
+        await idle(pilot, rig)
+        assert "stale" not in screen_text(rig.app)
+        await pilot.press("u")  # the only prompt goes: what was tracked from it no longer follows
+        await idle(pilot, rig)
+        await pilot.pause(0.2)
+        lane = rig.app.annotate.query_one(Timeline).visible_lanes()[0].lane
+        assert lane.labels[1:] == [LabelState.STALE] * (CLIP_FRAMES - 1)
+        text = screen_text(rig.app)
+        assert f"{CLIP_FRAMES - 1} stale" in text and "▒" in text
 
 
 async def test_remove_object_asks_first(rig: AppRig) -> None:
