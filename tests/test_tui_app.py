@@ -23,7 +23,7 @@ from sam2tui.tui.settings import Settings
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, canvas_point
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
 from sam2tui.tui.widgets.timeline import LABEL_WIDTH, Timeline, cursor_cells
-from sam2tui.values import NEGATIVE, POSITIVE, LabelState, PromptKind
+from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind
 from tests.fixtures_tui import CLIP_FRAMES, AppRig, app_rig, idle, screen_text, settle
 from tests.scripted_tracker import ScriptedTracker
 
@@ -307,6 +307,19 @@ async def test_undo_after_a_propagation_shows_its_frames_stale(rig: AppRig) -> N
         assert lane.labels[1:] == [LabelState.STALE] * (CLIP_FRAMES - 1)
         text = screen_text(rig.app)
         assert f"{CLIP_FRAMES - 1} stale" in text and "▒" in text
+
+
+async def test_engine_events_reach_the_annotate_screen_under_a_dialog(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rig)
+        ctl = rig.app.controller
+        ctl.click(45, 40)
+        await idle(pilot, rig)
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(rig.app.screen, HelpScreen))
+        assert ctl.propagate(Direction.BOTH)  # the events go to the screen below the help dialog
+        await settle(pilot, lambda: not ctl.busy)
+        assert all(ctl.result(frame, 1) is not None for frame in range(CLIP_FRAMES))
 
 
 async def test_remove_object_asks_first(rig: AppRig) -> None:
