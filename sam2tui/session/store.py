@@ -134,9 +134,12 @@ class SessionStore:
         if not path.exists():
             raise SessionError(path, "no such session file")
         schema.check_header(path)
+        # On a read-only file system nobody can be writing, and SQLite could not make the WAL index there:
+        # read the file as immutable.
+        flags = "mode=ro&immutable=1" if _on_read_only_disk(path) else "mode=ro"
         try:
             conn = sqlite3.connect(
-                f"{Path(os.path.abspath(path)).as_uri()}?mode=ro",
+                f"{Path(os.path.abspath(path)).as_uri()}?{flags}",
                 uri=True,
                 check_same_thread=False,
                 isolation_level=None,
@@ -517,6 +520,13 @@ def _where(**columns: int | None) -> tuple[str, tuple[int, ...]]:
     if not used:
         return "", ()
     return " WHERE " + " AND ".join(f"{name} = ?" for name in used), tuple(used.values())
+
+
+def _on_read_only_disk(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _connect(path: Path) -> sqlite3.Connection:
