@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sam2tui.errors import ExportError
-from sam2tui.export import coco, davis, mot, yolo, ytvis
+from sam2tui.export import coco, davis, mot, sav, yolo, ytvis
 from sam2tui.export._selection import ExportOptions, FrameSource, Progress, ResultSource, Selection, select
 
 __all__ = ["FORMATS", "ExportError", "ExportOptions", "export_session", "parse_export_target"]
@@ -39,6 +39,7 @@ REGISTRY: dict[str, Format] = {
     "yolo-seg": Format(yolo.write_segmentation, "yolo-seg", needs_video=True),
     "davis": Format(davis.write, "davis"),
     "ytvis": Format(ytvis.write, "ytvis.json"),
+    "sav": Format(sav.write, "sav.json"),
 }
 
 FORMATS: tuple[str, ...] = tuple(REGISTRY)
