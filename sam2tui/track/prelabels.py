@@ -28,7 +28,8 @@ from sam2tui.values import BoxCorners, Prompt, TrackedObject, default_color
 
 FORMATS = ("mot", "coco", "yolo")
 
-# MOT16/17 ground-truth classes (column 8 of a 9-column gt.txt), from the MOT16 paper's table.
+# MOT16/17 ground-truth classes (column 8 of a 9-column gt.txt), numbered as TrackEval's MotChallenge2DBox
+# numbers them.
 MOT_CLASSES = {
     1: "pedestrian",
     2: "person on vehicle",
@@ -42,6 +43,7 @@ MOT_CLASSES = {
     10: "occluder on the ground",
     11: "occluder full",
     12: "reflection",
+    13: "crowd",
 }
 
 
