@@ -247,6 +247,7 @@ def test_bad_prelabels_exit_2_with_one_line_and_leave_the_session(
         (["--prompts-from", "yolo:absent"], "absent: expected a YOLO labels folder"),
         (["--prompts", "p.json", "--prompts-from", "mot:gt.txt"], "not allowed with argument"),
         ([], "one of the arguments --prompts --prompts-from is required"),
+        (["--prompts", "p.json", "--keyframes", "every:2"], "p.json: --keyframes and --min-score go with"),
     ],
 )
 def test_prompt_source_errors_are_one_line(

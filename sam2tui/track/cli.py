@@ -97,6 +97,8 @@ def run_track(args: argparse.Namespace) -> int:
         require_sam2()
         on_cpu = resolve_device(spec.device).type == "cpu"  # a bad --device is found before any work
     with VideoSource.open(args.video) as video:
+        if args.prompts and (args.keyframes or args.min_score is not None):
+            raise PromptsError(args.prompts, "--keyframes and --min-score go with --prompts-from")
         read = partial(load_prompts, args.prompts) if args.prompts else partial(prelabels_from_args, args)
         prompts = read(width=video.width, height=video.height, frame_count=len(video))
         frames = parse_frame_range(args.frames, len(video)) or range(len(video))
