@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sam2tui.errors import ExportError
-from sam2tui.export import coco, davis, mot, yolo, ytvis
+from sam2tui.export import coco, davis, mot, sav, yolo, ytvis
 from sam2tui.export._selection import ExportOptions, FrameSource, Progress, Selection, select
 from sam2tui.session.store import SessionStore
 
@@ -54,6 +54,7 @@ REGISTRY: dict[str, Format] = {
     "yolo-seg": Format(yolo.write_segmentation, "yolo-seg", needs_video=True),
     "davis": Format(davis.write, "davis"),
     "ytvis": Format(ytvis.write, "ytvis.json"),
+    "sav": Format(sav.write, "sav.json"),
 }
 
 FORMATS: tuple[str, ...] = tuple(REGISTRY)

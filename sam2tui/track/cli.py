@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from sam2tui.engine.worker import EngineWorker, TrackerFactory
 from sam2tui.errors import PromptsError, Sam2TuiError
 from sam2tui.export import export_session, parse_export_target
 from sam2tui.session.store import SessionStore, default_session_path
+from sam2tui.track.prelabels import add_prelabel_arguments, prelabels_from_args
 from sam2tui.track.prompts_file import PromptsFile, load_prompts
 from sam2tui.values import Direction
 from sam2tui.video import VideoSource, parse_frame_range
@@ -63,9 +65,9 @@ PROGRESS_KEY = "track.progress"
 
 def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="video file or folder of frames")
-    parser.add_argument(
-        "--prompts", type=Path, required=True, metavar="FILE", help="prompts JSON (see the README)"
-    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompts", type=Path, metavar="FILE", help="prompts JSON (see the README)")
+    add_prelabel_arguments(parser, source)
     add_model_arguments(parser)
     parser.add_argument(
         "--direction",
@@ -95,7 +97,10 @@ def run_track(args: argparse.Namespace) -> int:
         require_sam2()
         on_cpu = resolve_device(spec.device).type == "cpu"  # a bad --device is found before any work
     with VideoSource.open(args.video) as video:
-        prompts = load_prompts(args.prompts, width=video.width, height=video.height, frame_count=len(video))
+        if args.prompts and (args.keyframes or args.min_score is not None):
+            raise PromptsError(args.prompts, "--keyframes and --min-score go with --prompts-from")
+        read = partial(load_prompts, args.prompts) if args.prompts else partial(prelabels_from_args, args)
+        prompts = read(width=video.width, height=video.height, frame_count=len(video))
         frames = parse_frame_range(args.frames, len(video)) or range(len(video))
         first, last = frames.start, frames.stop - 1
         session = args.session or default_session_path(video.path, video.fingerprint())
