@@ -19,7 +19,7 @@ from sam2tui.session.store import SessionStore
 from sam2tui.track.prelabels import MOT_CLASSES, Clip, Keyframes, load_prelabels
 from sam2tui.values import Prompt, PromptKind
 from sam2tui.video import VideoSource
-from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.fixtures_engine import clip_frames, tracked_frames, write_jpeg_folder
 from tests.fixtures_export import HEIGHT, WIDTH, synthetic_scenario
 
 MOT_CLIP = Clip(1920, 1080, 8)
@@ -124,7 +124,7 @@ def test_track_prompts_from_mot_stores_objects_prompts_and_results(
                 2, 4, (14, 20, 44, 60)
             ),  # MOT frame 3 = video frame 2; MOT frame 4 is no keyframe
         ]
-        assert store.tracked_frames() == [0, 1, 2, 3]
+        assert tracked_frames(store) == [0, 1, 2, 3]
 
 
 def test_coco_export_reads_back_as_the_same_objects_and_boxes(tmp_path: Path) -> None:
