@@ -32,7 +32,7 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
-from sam2tui.values import Direction, FramePrompt, FrameResult
+from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 from tests.scripted_tracker import ScriptedTracker
@@ -99,7 +99,7 @@ class Harness:
     def ready(self) -> None:
         self.worker.submit(OpenVideo(self.folder))
         self.worker.submit(LoadModel(ModelSpec(image_size=256)))
-        self.worker.submit(SetPrompt(FramePrompt(2, 1, points=((20.0, 20.0),), labels=(1,))))
+        self.worker.submit(SetPrompt(FramePrompt(2, 1, (Prompt.click(2, 1, 20.0, 20.0),))))
         self.until_idle()
 
     def close(self) -> None:
@@ -138,7 +138,7 @@ def test_model_loading_events_and_ready(harness: Harness) -> None:
 
 
 def test_commands_before_a_model_fail_cleanly(harness: Harness) -> None:
-    harness.worker.submit(SetPrompt(FramePrompt(0, 1, points=((5.0, 5.0),), labels=(1,))))
+    harness.worker.submit(SetPrompt(FramePrompt(0, 1, (Prompt.click(0, 1, 5.0, 5.0),))))
     events = harness.until_idle()
     assert events[0] == EngineFailed("no model is loaded yet", "SetPrompt")
 
@@ -203,8 +203,8 @@ def test_out_of_memory_message_names_the_frame(tmp_path: Path) -> None:
 def test_replay_restarts_and_commits_prompted_frames(harness: Harness) -> None:
     harness.ready()
     prompts = (
-        FramePrompt(1, 1, points=((10.0, 10.0),), labels=(1,)),
-        FramePrompt(6, 2, box=(5.0, 5.0, 30.0, 30.0)),
+        FramePrompt(1, 1, (Prompt.click(1, 1, 10.0, 10.0),)),
+        FramePrompt(6, 2, (Prompt.rectangle(6, 2, (5.0, 5.0, 30.0, 30.0)),)),
     )
     harness.worker.submit(Replay(prompts))
     events = harness.until_idle()
