@@ -156,10 +156,38 @@ class FrameResult:
     # masks.result_from_mask) so that review need not decode it; None = not counted. Derived from `rle`,
     # so it takes no part in equality.
     parts: int | None = field(default=None, compare=False)
+    # The session's edit sequence number when the result was stored (SessionStore stamps it): a result older
+    # than a pending correction whose span holds its frame is stale. Bookkeeping, so not part of equality.
+    edit_seq: int = field(default=0, compare=False)
 
     @property
     def is_empty(self) -> bool:
         return self.area == 0
+
+
+class LabelState(str, Enum):
+    """What one object's label on one frame is (docs/architecture.md, "Label states")."""
+
+    UNTRACKED = "untracked"  # no result and no prompt: nobody knows, it is NOT a frame without the object
+    PROMPTED = "prompted"  # the user labelled the frame (clicks, box, mask): its result is that label
+    ABSENT = "absent"  # the user said "not here": the frame's prompts end with an empty mask
+    CURRENT = "current"  # tracked from the object's current prompts
+    STALE = "stale"  # tracked from prompts that changed since: to re-track (or export on request)
+
+
+LABELLED = frozenset({LabelState.PROMPTED, LabelState.ABSENT, LabelState.CURRENT})
+"""The states an export writes by default."""
+
+
+@dataclass(frozen=True)
+class PendingCorrection:
+    """A prompt edit of `obj_id` on `frame` whose span is not re-tracked yet (a row of the session).
+
+    `edit_seq` is the session's edit number of the edit: results in its span stored before it are stale."""
+
+    obj_id: int
+    frame: int
+    edit_seq: int
 
 
 @dataclass

@@ -462,7 +462,10 @@ def foreign_application_id(path: Path) -> None:
         (truncated, "truncated"),
         (truncated_mid_page, "truncated"),
         (damaged_page, "damaged session file"),
-        (newer_schema, "created by a newer sam2tui (schema 99; this version reads up to 1)"),
+        (
+            newer_schema,
+            f"created by a newer sam2tui (schema 99; this version reads up to {schema.SCHEMA_VERSION})",
+        ),
     ],
 )
 def test_bad_files_are_refused_and_left_untouched(tmp_path: Path, make, problem: str) -> None:
@@ -484,11 +487,12 @@ def test_migrations_run_in_order(session_path: Path, fingerprint, monkeypatch: p
     def add_notes(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE notes (text TEXT)")
 
+    current = schema.SCHEMA_VERSION
     with monkeypatch.context() as patch:
-        patch.setattr(schema, "SCHEMA_VERSION", 2)
-        patch.setattr(schema, "MIGRATIONS", {1: add_notes})
+        patch.setattr(schema, "SCHEMA_VERSION", current + 1)
+        patch.setattr(schema, "MIGRATIONS", {current: add_notes})
         with SessionStore.open(session_path, fingerprint) as s:
-            assert s._conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+            assert s._conn.execute("SELECT schema_version FROM meta").fetchone()[0] == current + 1
             assert s._conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
     with pytest.raises(SessionError, match="newer sam2tui"):
         SessionStore.open(session_path, fingerprint)
@@ -496,13 +500,14 @@ def test_migrations_run_in_order(session_path: Path, fingerprint, monkeypatch: p
 
 def test_a_missing_migration_is_refused(session_path: Path, fingerprint, monkeypatch) -> None:
     SessionStore.open(session_path, fingerprint).close()
+    current = schema.SCHEMA_VERSION
     with monkeypatch.context() as patch:
-        patch.setattr(schema, "SCHEMA_VERSION", 3)
-        patch.setattr(schema, "MIGRATIONS", {1: lambda conn: None})
-        with pytest.raises(SessionError, match="no migration from schema 2"):
+        patch.setattr(schema, "SCHEMA_VERSION", current + 2)
+        patch.setattr(schema, "MIGRATIONS", {current: lambda conn: None})
+        with pytest.raises(SessionError, match=f"no migration from schema {current + 1}"):
             SessionStore.open(session_path, fingerprint)
-    with SessionStore.open(session_path, fingerprint) as s:  # rolled back: still a good schema-1 file
-        assert s._conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 1
+    with SessionStore.open(session_path, fingerprint) as s:  # rolled back: still a good current file
+        assert s._conn.execute("SELECT schema_version FROM meta").fetchone()[0] == current
 
 
 # --- locking -------------------------------------------------------------------------------------

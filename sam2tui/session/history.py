@@ -1,8 +1,9 @@
 """Undo and redo of prompt and object edits, kept in the session file so they survive a restart.
 
-Every edit is applied to the store and recorded in one transaction. Results are derived data (the
-caller re-propagates after undo/redo), except that an object's removal keeps its results in the edit,
-so that undoing it brings the masks back at once.
+Every edit is applied to the store and recorded in one transaction. Results are derived data: undoing or
+redoing a prompt edit is a prompt edit like any other, so the store records a pending correction and the
+results in its span become stale until re-tracked (docs/guide.md, "Undo and redo"). An object's removal
+keeps its results and pending corrections in the edit, so that undoing it brings the object back as it was.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from sam2tui.errors import SessionError
 from sam2tui.session import schema
 from sam2tui.session.store import SessionStore
-from sam2tui.values import FrameResult, Prompt, TrackedObject
+from sam2tui.values import FrameResult, PendingCorrection, Prompt, TrackedObject
 
 
 class EditKind(str, Enum):
@@ -28,7 +29,8 @@ class EditKind(str, Enum):
 @dataclass(frozen=True)
 class Edit:
     """One undoable change. `prompts`: the prompt added, the prompts cleared, or a removed object's;
-    `obj` and `results`: the object as it was removed (or added), with its results."""
+    `obj`, `results` and `pending`: the object as it was removed (or added), with its results and pending
+    corrections."""
 
     kind: EditKind
     frame: int | None
@@ -36,6 +38,7 @@ class Edit:
     prompts: tuple[Prompt, ...] = ()
     obj: TrackedObject | None = None
     results: tuple[FrameResult, ...] = ()
+    pending: tuple[PendingCorrection, ...] = ()
 
     def to_json(self) -> str:
         value: dict[str, Any] = {
@@ -45,6 +48,7 @@ class Edit:
             "prompts": [schema.prompt_to_json(p) for p in self.prompts],
             "obj": None if self.obj is None else schema.object_to_json(self.obj),
             "results": [schema.result_to_json(r) for r in self.results],
+            "pending": [[p.obj_id, p.frame, p.edit_seq] for p in self.pending],
         }
         return schema.dumps(value)
 
@@ -58,6 +62,7 @@ class Edit:
             tuple(schema.prompt_from_json(p) for p in value["prompts"]),
             None if value["obj"] is None else schema.object_from_json(value["obj"]),
             tuple(schema.result_from_json(r) for r in value["results"]),
+            tuple(PendingCorrection(int(o), int(f), int(seq)) for o, f, seq in value.get("pending", [])),
         )
 
 
@@ -144,7 +149,7 @@ class History:
         if forward == (edit.kind is EditKind.REMOVE_OBJECT):
             return self._take_object(edit)
         assert edit.obj is not None
-        store.restore_object(edit.obj, edit.prompts, edit.results)
+        store.restore_object(edit.obj, edit.prompts, edit.results, edit.pending)
         return edit
 
     def _take_object(self, edit: Edit) -> Edit:
@@ -158,6 +163,7 @@ class History:
             obj=obj,
             prompts=tuple(store.prompts(obj_id=edit.obj_id)),
             results=tuple(store.results(obj_id=edit.obj_id)),
+            pending=tuple(store.pending_corrections(obj_id=edit.obj_id)),
         )
         store.remove_object(edit.obj_id)
         return taken

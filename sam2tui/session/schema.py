@@ -16,7 +16,7 @@ from typing import Any
 from sam2tui.errors import SessionError
 from sam2tui.values import Color, FrameResult, Prompt, PromptKind, TrackedObject
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x53324D54  # "S2MT": marks the SQLite file as a sam2tui session (PRAGMA application_id)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -27,7 +27,8 @@ CREATE TABLE meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     schema_version INTEGER NOT NULL,
     created TEXT NOT NULL,
-    app_version TEXT NOT NULL
+    app_version TEXT NOT NULL,
+    edit_seq INTEGER NOT NULL DEFAULT 0  -- counts prompt edits; results and pending corrections carry it
 );
 CREATE TABLE video (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -63,9 +64,16 @@ CREATE TABLE results (
     area INTEGER NOT NULL,
     model TEXT NOT NULL,
     parts INTEGER,  -- connected parts of the mask; NULL when not counted
+    edit_seq INTEGER NOT NULL DEFAULT 0,  -- meta.edit_seq when stored: older than a pending edit = stale
     PRIMARY KEY (frame, obj_id)
 );
 CREATE INDEX results_by_object ON results (obj_id, frame);
+CREATE TABLE pending_corrections (  -- prompt edits whose span is not re-tracked yet
+    obj_id INTEGER NOT NULL REFERENCES objects (id) ON DELETE CASCADE,
+    frame INTEGER NOT NULL,
+    edit_seq INTEGER NOT NULL,
+    PRIMARY KEY (obj_id, frame)
+);
 CREATE TABLE history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     edit TEXT NOT NULL,  -- JSON, see sam2tui.session.history
@@ -78,7 +86,20 @@ CREATE TABLE settings (
 """
 
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_label_states(conn: sqlite3.Connection) -> None:
+    """Schema 2: edit numbers and pending corrections. A version-1 file's results count as current (its
+    pending corrections lived in the app's memory and are gone)."""
+    conn.execute("ALTER TABLE meta ADD COLUMN edit_seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE results ADD COLUMN edit_seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "CREATE TABLE pending_corrections (obj_id INTEGER NOT NULL REFERENCES objects (id) ON DELETE CASCADE,"
+        " frame INTEGER NOT NULL, edit_seq INTEGER NOT NULL, PRIMARY KEY (obj_id, frame))"
+    )
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_label_states}
 """MIGRATIONS[v] turns a schema-v file into a schema-(v+1) one; it runs inside a transaction."""
 
 
@@ -207,9 +228,7 @@ def object_from_json(value: dict[str, Any]) -> TrackedObject:
     return TrackedObject(int(value["obj_id"]), value["name"], value["class_name"], (int(r), int(g), int(b)))
 
 
-RESULT_COLUMNS = (
-    "frame, obj_id, rle_counts, height, width, score, box_x, box_y, box_w, box_h, area, model, parts"
-)
+RESULT_COLUMNS = "frame, obj_id, rle_counts, height, width, score, box_x, box_y, box_w, box_h, area, model, parts, edit_seq"
 
 
 def result_row(result: FrameResult) -> tuple[Any, ...]:
@@ -228,13 +247,15 @@ def result_row(result: FrameResult) -> tuple[Any, ...]:
         result.area,
         result.model,
         result.parts,
+        result.edit_seq,
     )
 
 
 def result_from_row(row: tuple[Any, ...]) -> FrameResult:
-    frame, obj_id, counts, h, w, score, x, y, bw, bh, area, model, parts = row
+    frame, obj_id, counts, h, w, score, x, y, bw, bh, area, model, parts, edit_seq = row
     box = None if x is None else (x, y, bw, bh)
-    return FrameResult(frame, obj_id, {"size": [h, w], "counts": counts}, score, box, area, model, parts)
+    rle = {"size": [h, w], "counts": counts}
+    return FrameResult(frame, obj_id, rle, score, box, area, model, parts, edit_seq)
 
 
 def result_to_json(result: FrameResult) -> dict[str, Any]:
@@ -247,6 +268,7 @@ def result_to_json(result: FrameResult) -> dict[str, Any]:
         "area": result.area,
         "model": result.model,
         "parts": result.parts,
+        "edit_seq": result.edit_seq,
     }
 
 
@@ -261,4 +283,5 @@ def result_from_json(value: dict[str, Any]) -> FrameResult:
         int(value["area"]),
         value["model"],
         None if value.get("parts") is None else int(value["parts"]),
+        int(value.get("edit_seq", 0)),
     )

@@ -31,6 +31,7 @@ from sam2tui.values import (
     Color,
     FramePrompt,
     FrameResult,
+    PendingCorrection,
     Prompt,
     TrackedObject,
     default_color,
@@ -45,7 +46,7 @@ HISTORY_LIMIT = 1000
 # Results of an object removed meanwhile (the worker may still be tracking it) are dropped, not refused.
 _PUT_RESULT = (
     f"INSERT OR REPLACE INTO results ({schema.RESULT_COLUMNS}) "
-    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?)"
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?)"
 )
 
 
@@ -222,13 +223,22 @@ class SessionStore:
                 raise ValueError(f"no object {obj_id}")
 
     def restore_object(
-        self, obj: TrackedObject, prompts: Sequence[Prompt] = (), results: Sequence[FrameResult] = ()
+        self,
+        obj: TrackedObject,
+        prompts: Sequence[Prompt] = (),
+        results: Sequence[FrameResult] = (),
+        pending: Sequence[PendingCorrection] = (),
     ) -> None:
-        """Put back a removed object with its prompts (after any others, in their order) and results."""
+        """Put back a removed object as it was: its prompts (after any others, in their order), its results
+        with their edit numbers and its pending corrections, so what was current or stale still is."""
         with self.transaction() as conn:
             self._insert_object(conn, obj)
-            self.add_prompts(prompts)
-            self.put_results(results)
+            self._insert_prompts(conn, prompts)
+            conn.executemany(_PUT_RESULT, [(*schema.result_row(r), r.obj_id) for r in results])
+            conn.executemany(
+                "INSERT OR REPLACE INTO pending_corrections (obj_id, frame, edit_seq) VALUES (?, ?, ?)",
+                [(p.obj_id, p.frame, p.edit_seq) for p in pending],
+            )
 
     def _object(self, row: tuple[int, str, str, str]) -> TrackedObject:
         obj_id, name, class_name, color = row
@@ -253,18 +263,38 @@ class SessionStore:
         self.add_prompts([prompt])
 
     def add_prompts(self, prompts: Sequence[Prompt]) -> None:
-        """Append prompts in the given order (one transaction)."""
-        rows = [(p.frame, p.obj_id, p.kind.value, schema.dumps(schema.prompt_payload(p))) for p in prompts]
-        if not rows:
+        """Append prompts in the given order (one transaction); each (frame, object) they touch gets a
+        pending correction."""
+        if not prompts:
             return
         with self.transaction() as conn:
-            try:
-                conn.executemany(
-                    "INSERT INTO prompts (frame, obj_id, kind, payload) VALUES (?, ?, ?, ?)", rows
-                )
-            except sqlite3.IntegrityError:
-                missing = sorted({p.obj_id for p in prompts} - {o.obj_id for o in self.objects()})
-                raise ValueError(f"prompts for unknown objects {missing}") from None
+            self._insert_prompts(conn, prompts)
+            self._prompts_edited(conn, {(p.obj_id, p.frame) for p in prompts})
+
+    def _insert_prompts(self, conn: sqlite3.Connection, prompts: Sequence[Prompt]) -> None:
+        rows = [(p.frame, p.obj_id, p.kind.value, schema.dumps(schema.prompt_payload(p))) for p in prompts]
+        try:
+            conn.executemany("INSERT INTO prompts (frame, obj_id, kind, payload) VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.IntegrityError:
+            missing = sorted({p.obj_id for p in prompts} - {o.obj_id for o in self.objects()})
+            raise ValueError(f"prompts for unknown objects {missing}") from None
+
+    def _prompts_edited(self, conn: sqlite3.Connection, edited: Iterable[tuple[int, int]]) -> None:
+        """Record prompt edits (inside their transaction): the next edit number, a pending correction per
+        (object, frame), and no result on a frame left without prompts (what it showed no longer holds)."""
+        conn.execute("UPDATE meta SET edit_seq = edit_seq + 1")
+        (seq,) = conn.execute("SELECT edit_seq FROM meta").fetchone()
+        for obj_id, frame in sorted(edited):
+            conn.execute(  # only for an object that exists (a damaged file may hold orphaned prompts)
+                "INSERT OR REPLACE INTO pending_corrections (obj_id, frame, edit_seq) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?)",
+                (obj_id, frame, seq, obj_id),
+            )
+            conn.execute(
+                "DELETE FROM results WHERE frame = ? AND obj_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM prompts WHERE frame = ? AND obj_id = ?)",
+                (frame, obj_id, frame, obj_id),
+            )
 
     def prompts(self, frame: int | None = None, obj_id: int | None = None) -> list[Prompt]:
         """The prompts (of a frame, of an object, or all) in the order they were made."""
@@ -276,10 +306,12 @@ class SessionStore:
         return [self._prompt(row) for row in rows]
 
     def clear_prompts(self, frame: int, obj_id: int) -> list[Prompt]:
-        """Remove an object's prompts on a frame; returns them in their order."""
+        """Remove an object's prompts on a frame (and the frame's result); returns them in their order."""
         with self.transaction() as conn:
             removed = self.prompts(frame, obj_id)
-            conn.execute("DELETE FROM prompts WHERE frame = ? AND obj_id = ?", (frame, obj_id))
+            if removed:
+                conn.execute("DELETE FROM prompts WHERE frame = ? AND obj_id = ?", (frame, obj_id))
+                self._prompts_edited(conn, [(obj_id, frame)])
         return removed
 
     def remove_prompt(self, prompt: Prompt) -> bool:
@@ -291,6 +323,8 @@ class SessionStore:
                 "AND kind = ? AND payload = ? ORDER BY id DESC LIMIT 1)",
                 (prompt.frame, prompt.obj_id, prompt.kind.value, payload),
             )
+            if cursor.rowcount == 1:
+                self._prompts_edited(conn, [(prompt.obj_id, prompt.frame)])
         return cursor.rowcount == 1
 
     def frame_prompts(self) -> list[FramePrompt]:
@@ -323,12 +357,38 @@ class SessionStore:
     def put_results(self, results: Sequence[FrameResult]) -> None:
         """Store results, replacing those of the same (frame, object); one transaction.
 
-        Results of objects that no longer exist are dropped."""
-        rows = [(*schema.result_row(r), r.obj_id) for r in results]
-        if not rows:
+        Each is stamped with the current edit number: it follows from the prompts as they are now (the
+        controller refuses prompt edits while a propagation runs, so a pass's results all follow from the
+        prompts it started with). Results of objects that no longer exist are dropped."""
+        if not results:
             return
         with self.transaction() as conn:
+            (seq,) = conn.execute("SELECT edit_seq FROM meta").fetchone()
+            rows = [(*schema.result_row(r)[:-1], seq, r.obj_id) for r in results]
             conn.executemany(_PUT_RESULT, rows)
+
+    def edit_seq(self) -> int:
+        """The number of the latest prompt edit (0 before the first)."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT edit_seq FROM meta").fetchone()[0])
+
+    def pending_corrections(self, obj_id: int | None = None) -> list[PendingCorrection]:
+        """Prompt edits whose spans are not re-tracked yet, oldest first."""
+        where, params = _where(obj_id=obj_id)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT obj_id, frame, edit_seq FROM pending_corrections{where} ORDER BY edit_seq, obj_id, frame",
+                params,
+            ).fetchall()
+        return [PendingCorrection(int(o), int(f), int(seq)) for o, f, seq in rows]
+
+    def drop_pending(self, corrections: Iterable[PendingCorrection]) -> None:
+        """Forget pending corrections that are settled (a newer edit of the same frame is kept)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM pending_corrections WHERE obj_id = ? AND frame = ? AND edit_seq = ?",
+                [(p.obj_id, p.frame, p.edit_seq) for p in corrections],
+            )
 
     def results(self, frame: int | None = None, obj_id: int | None = None) -> list[FrameResult]:
         """Results (of a frame, of an object, or all) by frame, then object."""

@@ -330,7 +330,7 @@ def test_fuzz_session_values(scratch: Path, valid_session: bytes, changes: list[
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ("UPDATE meta SET schema_version = 2", "created by a newer sam2tui (schema 2"),
+        ("UPDATE meta SET schema_version = 3", "created by a newer sam2tui (schema 3"),
         ("UPDATE meta SET schema_version = 99", "newer sam2tui"),
         ("UPDATE meta SET schema_version = 0", "no migration from schema 0"),
         ("UPDATE meta SET schema_version = -1", "no migration from schema -1"),
