@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from sam2tui import masks
 from sam2tui.engine.tracker import (
     CancelToken,
     ClearPrompt,
@@ -35,7 +37,7 @@ from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
-from tests.scripted_tracker import ScriptedTracker
+from tests.scripted_tracker import LOST_SCORE, ScriptedTracker
 
 FRAMES = 12
 
@@ -214,9 +216,12 @@ def test_replay_restarts_and_commits_prompted_frames(harness: Harness) -> None:
     assert {r.obj_id for r in harness.store.results(frame=6)} == {1, 2}
 
 
-def test_clear_prompt_deletes_what_the_tracker_no_longer_has(harness: Harness) -> None:
+def test_clearing_the_last_prompt_leaves_no_result_there(harness: Harness) -> None:
     harness.ready()
+    harness.store.add_prompt(Prompt.click(2, 1, 20.0, 20.0))
     assert harness.store.results(frame=2, obj_id=1)
+    # as the controller does it: the store drops the result with the prompt, the tracker has none left
+    harness.store.clear_prompts(2, 1)
     harness.worker.submit(ClearPrompt(2, 1))
     events = harness.until_idle()
     assert FrameResults(2, (), "prompt") in events
@@ -259,3 +264,26 @@ def test_frames_to_track_and_failure_message() -> None:
     assert Propagate(3, Direction.BOTH, 2).frames_in(10) == 3
     assert failure_message(EngineError("no video")) == "no video"
     assert failure_message(KeyError("x")) == "KeyError: 'x'"
+
+
+def test_a_frame_whose_prompts_end_with_a_mask_stores_that_mask_whatever_the_tracker_gives(
+    harness: Harness,
+) -> None:
+    harness.ready()
+    mask = np.zeros((48, 64), bool)
+    mask[5:9, 30:50] = True
+    mask[40, 0] = True  # a speck that a low-res re-rendering would lose
+    label = FramePrompt(4, 2, (Prompt.from_mask(4, 2, masks.encode(mask)),))
+    harness.worker.submit(SetPrompt(label))
+    harness.worker.submit(Propagate(0, Direction.FORWARD))
+    harness.until_idle()
+    (stored,) = harness.store.results(frame=4, obj_id=2)
+    assert np.array_equal(masks.decode(stored.rle), mask)
+    assert stored.score == LOST_SCORE  # the tracker's own score there (the scripted one ignores masks)
+    harness.worker.submit(Replay((label,)))
+    harness.until_idle()
+    assert harness.store.results(frame=4, obj_id=2) == [stored]
+    # a click after the mask: the tracker's result again (the scripted one: a disk around the click)
+    harness.worker.submit(SetPrompt(FramePrompt(4, 2, (*label.steps, Prompt.click(4, 2, 20.0, 20.0)))))
+    harness.until_idle()
+    assert masks.decode(harness.store.results(frame=4, obj_id=2)[0].rle)[20, 20]
