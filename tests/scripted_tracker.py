@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2tui.engine.tracker import CancelToken, result_from_mask
+from sam2tui.engine.tracker import CancelToken, CommittedReader, result_from_mask
 from sam2tui.values import POSITIVE, Direction, FramePrompt, FrameResult, PromptKind
 from sam2tui.video import VideoSource
 
@@ -111,6 +111,10 @@ class ScriptedTracker:
             if self.delay:
                 time.sleep(self.delay)
             yield self.results(frame)
+
+    def resume(self, start: int, direction: Direction, read: CommittedReader) -> None:
+        """The script has no memory to rebuild: it records the call."""
+        self._record("resume", start, direction)
 
     def _order(self, start: int, direction: Direction, max_frames: int | None) -> list[int]:
         count = self.frame_count if max_frames is None else max_frames

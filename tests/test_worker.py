@@ -287,3 +287,16 @@ def test_a_frame_whose_prompts_end_with_a_mask_stores_that_mask_whatever_the_tra
     harness.worker.submit(SetPrompt(FramePrompt(4, 2, (*label.steps, Prompt.click(4, 2, 20.0, 20.0)))))
     harness.until_idle()
     assert masks.decode(harness.store.results(frame=4, obj_id=2)[0].rle)[20, 20]
+
+
+def test_a_resumed_propagation_lets_the_tracker_rebuild_its_memory_first(harness: Harness) -> None:
+    harness.ready()
+    harness.worker.submit(Propagate(5, Direction.FORWARD, 3, resume=True))
+    harness.worker.submit(Propagate(5, Direction.FORWARD, 3))
+    harness.until_idle()
+    calls = [c for c in harness.tracker.calls if c[0] in ("resume", "propagate")]
+    assert calls == [
+        ("resume", 5, Direction.FORWARD),
+        ("propagate", 5, Direction.FORWARD, 3),
+        ("propagate", 5, Direction.FORWARD, 3),
+    ]

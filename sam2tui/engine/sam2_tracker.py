@@ -29,7 +29,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from sam2tui.engine.checkpoints import load_weights, resolve_checkpoint
 from sam2tui.engine.device import resolve_device
-from sam2tui.engine.tracker import CancelToken, ModelSpec, ProgressFn, result_from_mask
+from sam2tui.engine.tracker import CancelToken, CommittedReader, ModelSpec, ProgressFn, result_from_mask
 from sam2tui.errors import EngineError
 from sam2tui.masks import decode
 from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt, PromptKind
@@ -323,7 +323,103 @@ class Sam2Tracker:
                 start, reverse and start > 0, 1 if reverse and start == 0 else limit, repeat_start, cancel
             )
 
+    def resume(self, start: int, direction: Direction, read: CommittedReader) -> None:
+        """Rebuild sam2's memory of the committed frames next to `start` from their stored results.
+
+        Those are the frames before `start` in `direction` (after it backwards, both sides for BOTH) that a
+        propagation from `start` reads, farthest first, as they were tracked:
+        - the frames read for their object pointers only (max_obj_ptrs_in_encoder - 1 back): the image
+          features, the memory encoder on the stored mask and a pointer from sam2's SAM heads on it, as
+          sam2 does for a mask prompt;
+        - the frames read for their mask memories too (num_maskmem - 1 back): sam2 tracks each again from
+          the memory rebuilt so far, its logits are made to agree with the stored mask (their sign), and the
+          memory encoder runs on those. sam2 encodes sigmoid(logits), not the binary mask: where the
+          logits are small (random weights: about +-0.05) a binary mask would be a different memory.
+        Prompted frames keep what their prompts gave, frames sam2 tracked in this state keep its own output,
+        and the results stay the stored ones.
+        """
+        state = self._require_state(start)
+        if not state["obj_ids"]:
+            return
+        predictor = self.predictor
+        memories = (predictor.num_maskmem - 1) * predictor.memory_temporal_stride_for_eval
+        reach = max(memories, predictor.max_obj_ptrs_in_encoder - 1)
+        sides = []
+        if direction in (Direction.FORWARD, Direction.BOTH):
+            sides.append(False)
+        if direction in (Direction.BACKWARD, Direction.BOTH):
+            sides.append(True)
+        with self._amp(), torch.inference_mode():
+            predictor.propagate_in_video_preflight(state)  # the prompts' outputs become conditioning memory
+            for reverse in sides:
+                behind = 1 if reverse else -1
+                for distance in range(reach, 0, -1):
+                    frame = start + behind * distance
+                    if 0 <= frame < state["num_frames"]:
+                        for result in read(frame):
+                            self._remember(result, reverse, retrack=distance <= memories)
+
     # ---- internals ----
+
+    def _remember(self, result: FrameResult, reverse: bool, retrack: bool) -> None:
+        """Put a committed result into sam2's state as its own propagated output of that frame."""
+        state = self._require_state()
+        predictor = self.predictor
+        frame = result.frame
+        obj_idx = state["obj_id_to_idx"].get(result.obj_id)
+        if obj_idx is None:
+            return
+        outputs = state["output_dict_per_obj"][obj_idx]
+        if self._has_prompt(obj_idx, frame) or frame in outputs["non_cond_frame_outputs"]:
+            return  # sam2 has its own output there: prompted, or tracked in this state
+        size = predictor.image_size
+        stored = torch.from_numpy(decode(result.rle)).to(self.device, torch.float32)[None, None]
+        # the stored mask at the model's input size, exactly as add_new_mask resizes a mask prompt
+        stored = torch.nn.functional.interpolate(
+            stored, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )
+        stored = stored >= 0.5
+        if retrack:
+            out, _ = predictor._run_single_frame_inference(
+                inference_state=state,
+                output_dict=outputs,
+                frame_idx=frame,
+                batch_size=1,
+                is_init_cond_frame=False,
+                point_inputs=None,
+                mask_inputs=None,
+                reverse=reverse,
+                run_mem_encoder=False,
+            )
+            low_res, obj_ptr = out["pred_masks"].to(self.device), out["obj_ptr"]
+            logits = torch.nn.functional.interpolate(
+                low_res, size=(size, size), mode="bilinear", align_corners=False
+            ).abs()
+            high_res = torch.where(stored, logits, -logits)
+        else:
+            _, _, feats, _, sizes = predictor._get_image_feature(state, frame, 1)
+            high_res_features = [
+                x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
+                for x, s in zip(feats[:-1], sizes[:-1], strict=True)
+            ]
+            pix_feat = feats[-1].permute(1, 2, 0).view(-1, predictor.hidden_dim, *sizes[-1])
+            low_res, high_res, _, _, _, obj_ptr, _ = predictor._use_mask_as_output(
+                pix_feat, high_res_features, stored.float()
+            )
+        score = torch.full((1, 1), result.score, dtype=torch.float32, device=self.device)
+        memory, memory_pos = predictor._run_memory_encoder(
+            state, frame, 1, high_res, score, is_mask_from_pts=False
+        )
+        note = {"reverse": reverse}
+        outputs["non_cond_frame_outputs"][frame] = {
+            "maskmem_features": memory,
+            "maskmem_pos_enc": memory_pos,
+            "pred_masks": low_res.to(state["storage_device"]),
+            "obj_ptr": obj_ptr,
+            "object_score_logits": score,
+        }
+        state["frames_tracked_per_obj"][obj_idx][frame] = note
+        self._propagated[(result.obj_id, frame)] = (result, note)
 
     def _propagate_pass(
         self, start: int, reverse: bool, count: int, skip_start: bool, cancel: CancelToken | None
@@ -463,16 +559,17 @@ class Sam2Tracker:
         return None
 
     def _frame_results(self, frame: int) -> list[FrameResult]:
-        """Results on `frame` of every object that has one there: sam2's output, else the propagated one."""
+        """Results on `frame` of every object that has one there: a prompt's output from sam2, else the
+        propagated (or resumed) result, else sam2's output."""
         state = self._require_state()
         results: dict[int, FrameResult] = {}
         present = []
         for idx, obj_id in enumerate(state["obj_ids"]):
             out = self._frame_output(idx, frame)
-            if out is not None:
-                present.append((obj_id, out))
-            elif (obj_id, frame) in self._propagated:
+            if (obj_id, frame) in self._propagated and not self._has_prompt(idx, frame):
                 results[obj_id] = self._propagated[(obj_id, frame)][0]
+            elif out is not None:
+                present.append((obj_id, out))
         if present:
             low_res = torch.cat([out["pred_masks"] for _, out in present], dim=0)
             _, video_res = self.predictor._get_orig_video_res_output(state, low_res)

@@ -53,9 +53,11 @@ OOM_ADVICE = "try --model sam2.1-tiny or --image-size 512"
 
 
 class ResultStore(Protocol):
-    """The part of SessionStore the worker writes to."""
+    """The part of SessionStore the worker writes to (and reads committed results from, to resume)."""
 
     def put_results(self, results: Sequence[FrameResult]) -> None: ...
+
+    def results(self, frame: int | None = None, obj_id: int | None = None) -> list[FrameResult]: ...
 
 
 def failure_message(error: BaseException, frame: int | None = None) -> str:
@@ -256,6 +258,8 @@ class EngineWorker:
         done = 0
         began = last_report = time.monotonic()
         self._frame = command.start
+        if command.resume:
+            tracker.resume(command.start, command.direction, lambda frame: self._store.results(frame=frame))
         for results in tracker.propagate(command.start, command.direction, command.max_frames, token):
             if not results:
                 continue
