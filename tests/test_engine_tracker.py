@@ -152,6 +152,18 @@ def test_reprompting_a_frame_replaces_its_prompt_like_a_replay(
     assert tracker.set_prompt(both)[0] == interactive
 
 
+def test_a_click_on_a_prompted_frame_after_propagating_gives_what_a_replay_gives(
+    tracker: Sam2Tracker, video: VideoSource
+) -> None:
+    both = clicks(0, 1, (40.0, 60.0, True), (120.0, 70.0, False))
+    tracker.start(video)
+    tracker.set_prompt(FramePrompt(0, 1, both.steps[:1]))
+    list(tracker.propagate(0, Direction.FORWARD))
+    live = tracker.set_prompt(both)  # frame 0 stays an initial conditioning frame (no memory)
+    tracker.start(video)
+    assert tracker.set_prompt(both) == live
+
+
 def test_clear_and_remove(tracker: Sam2Tracker, video: VideoSource) -> None:
     tracker.start(video)
     tracker.set_prompt(POINT_1)

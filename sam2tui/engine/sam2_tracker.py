@@ -8,7 +8,11 @@ What this adds to sam2 1.1.0's `SAM2VideoPredictor` (see docs/architecture.md, "
 - the memory attention gets float32 memories (sam2 stores them as bfloat16 and crashes without CUDA
   autocast when an object's only conditioning frame lies ahead in the tracking direction);
 - tracking state stays bounded: after each frame, propagated (non-conditioning) outputs further than the
-  memory window from that frame, from the pass's start and from every prompted frame are dropped.
+  memory window from that frame, from the pass's start and from every prompted frame are dropped;
+- a frame's prompts are applied one at a time through sam2's own calls, as its interactive loop does, and
+  only the new ones when sam2 holds the rest (`set_prompt`);
+- a propagation can continue from committed frames: `resume` rebuilds sam2's memory of them from their
+  stored masks.
 """
 
 from __future__ import annotations
