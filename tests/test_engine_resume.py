@@ -73,18 +73,25 @@ def compare_resumed(
     prompts: Sequence[FramePrompt],
     frames: int,
     resume_at: int,
+    direction: Direction = Direction.FORWARD,
 ) -> tuple[float, float]:
-    """(min IoU resumed, min IoU restarted without memory) of frames resume_at.. against the full run."""
-    full = tracked(tracker, video, prompts, 0, Direction.FORWARD, frames)
+    """(min IoU resumed, min IoU restarted without memory) of the frames from `resume_at` on in
+    `direction` against the full run from the first (forward) or last (backward) frame."""
+    backward = direction is Direction.BACKWARD
+    full = tracked(tracker, video, prompts, frames - 1 if backward else 0, direction, frames)
+
+    def done(frame: int) -> bool:
+        return frame > resume_at if backward else frame < resume_at
+
     committed: dict[int, list[FrameResult]] = {}
     for (frame, _), result in sorted(full.items()):
-        if frame < resume_at:
+        if done(frame):
             committed.setdefault(frame, []).append(result)
-    count = frames - resume_at
+    count = resume_at + 1 if backward else frames - resume_at
     figures = []
     for given in (committed, None):
-        rest = tracked(tracker, video, prompts, resume_at, Direction.FORWARD, count, given)
-        assert sorted(rest) == sorted(key for key in full if key[0] >= resume_at)
+        rest = tracked(tracker, video, prompts, resume_at, direction, count, given)
+        assert sorted(rest) == sorted(key for key in full if not done(key[0]))
         figures.append(min(iou(result, full[key]) for key, result in rest.items()))
     FIGURES[f"{case} resumed"], FIGURES[f"{case} without memory"] = figures
     return figures[0], figures[1]
@@ -109,6 +116,11 @@ def test_resuming_on_a_generated_clip(tracker: Sam2Tracker, tmp_path: Path) -> N
     ]
     with VideoSource.open(folder) as video:
         resumed, _ = compare_resumed("generated clip", tracker, video, prompts, 12, 6)
+        assert resumed >= 0.99
+        last = [FramePrompt(11, 1, (Prompt.click(11, 1, 100.0, 60.0),))]  # the square on frame 11
+        resumed, _ = compare_resumed(
+            "generated clip backwards", tracker, video, last, 12, 5, Direction.BACKWARD
+        )
     assert resumed >= 0.99
 
 
