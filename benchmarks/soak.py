@@ -75,7 +75,7 @@ async def _soak(folder: Path, steps: int, window: int) -> dict[str, Any]:
             await pilot.click(canvas, offset=(30, 12))
             await until(lambda: ctl.result(0, 1) is not None, "the first mask")
             await pilot.press("p")
-            await until(lambda: not ctl.busy and len(store.tracked_frames()) == FRAMES, "the propagation")
+            await until(lambda: not ctl.busy and len(store.results_by_frame(1)) == FRAMES, "the propagation")
             gc.collect()
             start_rss, start_fds = rss_mib(), open_fds()
             times: list[float] = []

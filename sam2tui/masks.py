@@ -124,6 +124,60 @@ def polygons(mask: np.ndarray, *, min_points: int = 3) -> list[Polygon]:
     return result
 
 
+def single_polygon(mask: np.ndarray, *, min_points: int = 3) -> Polygon:
+    """The mask as ONE polygon (one YOLO-seg instance); ValueError when the mask is empty.
+
+    The polygons of its parts (see `polygons`) are joined in the order OpenCV traces them, each to the
+    next by the shortest line between their closest vertices, walked there and back: the join Ultralytics'
+    COCO converter makes (`merge_multi_segment`). A join has no width, so filling the polygon covers every
+    pixel of the mask, plus the pixels the joining lines cross.
+    """
+    parts = polygons(mask, min_points=min_points)
+    if not parts:
+        raise ValueError("an empty mask has no polygon")
+    return _join(parts)
+
+
+def _join(parts: list[Polygon]) -> Polygon:
+    """One polygon through all `parts`: forward through each part from the vertex joined to the previous
+    part to the vertex joined to the next, round the last part, then back through the rest of each part.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    joins: list[list[int]] = [[] for _ in parts]  # per part: its vertex joined to the previous, to the next
+    for i in range(1, len(parts)):
+        a, b = _closest_vertices(parts[i - 1], parts[i])
+        joins[i - 1].append(a)
+        joins[i].append(b)
+    loops: list[Polygon] = []  # each part closed, starting at its first join
+    turns: list[int] = []  # where in its loop each part joins the next one
+    for part, ends in zip(parts, joins, strict=True):
+        if len(ends) == 2 and ends[0] > ends[1]:
+            # Walk it the other way, so the next join comes later. (Ultralytics keeps the indices of the
+            # unreversed part here; mapping them keeps each join at its closest vertices.)
+            part = part[::-1]
+            ends = [len(part) - 1 - end for end in ends]
+        loop = np.roll(part, -ends[0], axis=0)
+        loops.append(np.concatenate([loop, loop[:1]]))
+        turns.append(ends[-1] - ends[0])
+    middle = range(1, len(parts) - 1)
+    pieces = [loops[0], *(loops[i][: turns[i] + 1] for i in middle), loops[-1]]
+    pieces += [loops[i][turns[i] :] for i in reversed(middle)]
+    return np.concatenate(pieces)
+
+
+def _closest_vertices(a: Polygon, b: Polygon) -> tuple[int, int]:
+    """The indices of the closest pair of vertices, one of `a` and one of `b` (the first pair on ties)."""
+    rows = max(1, (1 << 22) // len(b))  # bounds the distance matrix at 4M entries for long outlines
+    best, found = np.inf, (0, 0)
+    for start in range(0, len(a), rows):
+        distances = ((a[start : start + rows, None, :] - b[None, :, :]) ** 2).sum(axis=-1)
+        i, j = np.unravel_index(int(np.argmin(distances)), distances.shape)
+        if distances[i, j] < best:
+            best, found = float(distances[i, j]), (start + int(i), int(j))
+    return found
+
+
 def _coco(rle_or_mask: Rle | np.ndarray) -> dict[str, Any]:
     """What pycocotools takes: a mask is encoded; an RLE is checked first (ValueError when it is no valid one).
 

@@ -123,10 +123,8 @@ class FramePrompt:
     @property
     def is_absent(self) -> bool:
         """The steps end in an empty mask: the user said the object is not on this frame."""
-        from sam2tui.masks import area  # masks builds on these values; a call-time import breaks the cycle
-
         mask = self.final_mask
-        return mask is not None and area(mask) == 0
+        return mask is not None and _rle_is_empty(mask)
 
     @classmethod
     def collect(cls, frame: int, obj_id: int, prompts: Iterable[Prompt]) -> FramePrompt:
@@ -139,6 +137,16 @@ class FramePrompt:
                 steps.clear()  # a new mask replaces everything prompted before it on this frame
             steps.append(p)
         return cls(frame, obj_id, tuple(steps))
+
+
+def _rle_is_empty(rle: Rle) -> bool:
+    """Whether a COCO RLE as pycocotools writes it (no zero-length runs but a leading one) is all background:
+    one run at most. Compressed counts spend 6-bit characters per run, 0x20 marking "more follow"."""
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        return not any(counts[1::2])
+    text = counts.decode() if isinstance(counts, bytes) else str(counts)
+    return sum(1 for ch in text if not (ord(ch) - 48) & 0x20) <= 1
 
 
 @dataclass(frozen=True)

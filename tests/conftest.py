@@ -1,10 +1,13 @@
-"""Fixtures every test shares: a hermetic user environment and the location of the real clips."""
+"""Fixtures every test shares: a hermetic user environment, the location of the real clips, a tmux server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.tmux_driver import Tmux
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -27,3 +30,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    """A tmux server of the test's own, killed at the end."""
+    server = Tmux()
+    yield server
+    server.kill_server()

@@ -3,12 +3,14 @@
 The checkpoint is the real tiny architecture with seeded random weights (~149 MB, built once per test
 session in a temporary folder, never committed); it is loaded back through the same code path as a
 downloaded one. A test module gets the fixtures `random_checkpoint` and `clip_folder` by importing
-`random_checkpoint_fixture` / `clip_folder_fixture` (`# noqa: F401`).
+`random_checkpoint_fixture` / `clip_folder_fixture` (`# noqa: F401`). `tracked_frames` tells which frames
+a propagation stored.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -17,6 +19,9 @@ try:
     import pytest
 except ImportError:  # benchmarks/gpu_check.sh imports the builders on machines without pytest
     pytest = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from sam2tui.session.store import SessionStore
 
 TINY = "sam2.1-tiny"
 TEST_IMAGE_SIZE = 256
@@ -69,6 +74,11 @@ def write_jpeg_folder(folder: Path, frames: list[np.ndarray]) -> Path:
     for i, rgb in enumerate(frames):
         Image.fromarray(rgb).save(folder / f"{i:05d}.jpg", quality=95)
     return folder
+
+
+def tracked_frames(store: SessionStore) -> list[int]:
+    """The frames that have a stored result for any object, in order."""
+    return sorted({result.frame for result in store.results()})
 
 
 if pytest is not None:

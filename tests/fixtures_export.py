@@ -16,7 +16,7 @@ from PIL import Image
 from sam2tui import masks
 from sam2tui.engine.tracker import result_from_mask
 from sam2tui.session.store import SessionStore
-from sam2tui.values import FrameResult
+from sam2tui.values import FrameResult, Prompt
 from sam2tui.video import VideoSource
 
 WIDTH, HEIGHT, FRAMES = 96, 64, 12
@@ -74,6 +74,51 @@ def synthetic_results() -> list[FrameResult]:
     return results
 
 
+HALF_LABELLED = [2, 3, 4, 5, 6, 7, 9]
+"""The frames of `half_tracked_scenario` where an object is labelled."""
+
+
+def half_tracked_scenario(tmp_path: Path) -> Scenario:
+    """The synthetic clip labelled as the app labels it, prompts first, then the results they give:
+
+    1 "person": a mask prompt on frame 2, tracked over 2-6; said absent on frame 9 (an empty mask prompt,
+       whose result is empty).
+    2 "dog": a box on frame 4, tracked over 4-7 (lost, empty masks, on 6-7).
+    Frames 0, 1, 8, 10 and 11 are untracked for both; frame 9 holds a confirmed negative only.
+    """
+    folder = write_frames(tmp_path / "clip", FRAMES, WIDTH, HEIGHT)
+    tracked = {1: range(2, 7), 2: range(4, 8)}
+    results = [r for r in synthetic_results() if r.obj_id in tracked and r.frame in tracked[r.obj_id]]
+    scenario = open_scenario(tmp_path / "clip.sam2tui", folder, [], {1: "person", 2: "dog"})
+    store = scenario.store
+    first = next(r for r in results if (r.frame, r.obj_id) == (2, 1))
+    store.add_prompt(Prompt.from_mask(2, 1, first.rle))
+    store.add_prompt(Prompt.from_mask(9, 1, masks.encode(np.zeros((HEIGHT, WIDTH), bool))))
+    store.add_prompt(Prompt.rectangle(4, 2, (20.0, 22.0, 44.0, 44.0)))
+    results.append(result_from_mask(9, 1, np.zeros((HEIGHT, WIDTH), bool), -5.0, "synthetic"))
+    _put(scenario, results)
+    return scenario
+
+
+def make_stale(scenario: Scenario) -> list[int]:
+    """A click on object 2's frame 6 after tracking (a correction not re-propagated): its frames 5 and 7,
+    tracked from the old prompts, become stale. Returns them."""
+    scenario.store.add_prompt(Prompt.click(6, 2, 30.0, 26.0))
+    ring = np.zeros((HEIGHT, WIDTH), bool)
+    ring[22:44, 26:46] = True
+    ring[28:36, 32:40] = False
+    _put(scenario, [result_from_mask(6, 2, ring, 6.0, "synthetic")])  # the click's own result
+    return [5, 7]
+
+
+def _put(scenario: Scenario, results: list[FrameResult]) -> None:
+    scenario.store.put_results(results)
+    for result in results:
+        if not result.is_empty:
+            scenario.masks[result.frame, result.obj_id] = masks.decode(result.rle)
+            scenario.scores[result.frame, result.obj_id] = result.score
+
+
 def write_frames(folder: Path, count: int, width: int, height: int) -> Path:
     """A folder of PNG frames with a pattern that differs per frame (lossless, so exports can be compared)."""
     folder.mkdir(parents=True)
@@ -92,12 +137,8 @@ def open_scenario(
     store = SessionStore.open(session, video.fingerprint())
     for obj_id in sorted(classes):
         store.add_object(class_name=classes[obj_id], obj_id=obj_id)
-    store.put_results(results)
     scenario = Scenario(store, video)
-    for result in results:
-        if not result.is_empty:
-            scenario.masks[result.frame, result.obj_id] = masks.decode(result.rle)
-            scenario.scores[result.frame, result.obj_id] = result.score
+    _put(scenario, results)
     return scenario
 
 
@@ -108,12 +149,22 @@ def synthetic_scenario(tmp_path: Path) -> Scenario:
 
 def blackswan_scenario(tmp_path: Path, data: Path) -> Scenario:
     """DAVIS 2016 blackswan: its ground-truth masks stored as the results of object 1 ("swan")."""
+    return davis_scenario(tmp_path / "blackswan.sam2tui", data / "JPEGImages", data, "swan")
+
+
+def bear_scenario(tmp_path: Path, data: Path) -> Scenario:
+    """DAVIS 2016 bear on its mp4: the ground truth (several parts on some frames) as object 1 ("bear")."""
+    return davis_scenario(tmp_path / "bear.sam2tui", data / "bear.mp4", data, "bear")
+
+
+def davis_scenario(session: Path, video: Path, data: Path, class_name: str) -> Scenario:
+    """A session on `video` holding the ground truth in `data`/Annotations (one PNG per frame, 0-based)."""
     annotations = sorted((data / "Annotations").glob("*.png"))
     results = [
-        result_from_mask(frame, 1, np.asarray(Image.open(png)) > 127, 8.0, "davis-gt")
+        result_from_mask(frame, 1, np.asarray(Image.open(png).convert("L")) > 127, 8.0, "davis-gt")
         for frame, png in enumerate(annotations)
     ]
-    return open_scenario(tmp_path / "blackswan.sam2tui", data / "JPEGImages", results, {1: "swan"})
+    return open_scenario(session, video, results, {1: class_name})
 
 
 def expected_labels(scenario: Scenario, frame: int) -> np.ndarray:

@@ -25,6 +25,7 @@ from sam2tui.session.history import History
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.app import Sam2TuiApp
 from sam2tui.tui.controller import AnnotationController
+from sam2tui.tui.widgets.frame_canvas import FrameCanvas
 from sam2tui.values import ReviewThresholds
 from sam2tui.video import VideoSource
 from tests.scripted_tracker import ScriptedTracker
@@ -140,6 +141,21 @@ async def idle(pilot: Pilot[Any], rig: AppRig) -> None:
     await settle(pilot, lambda: not rig.app.engine.busy and not rig.app.controller.busy)
     await pilot.pause(0.05)
     await settle(pilot, lambda: not rig.app.engine.busy and not rig.app.controller.busy)
+
+
+async def ready(pilot: Pilot[Any], rig: AppRig) -> FrameCanvas:
+    """Wait until the model is loaded and the canvas shows frame 0; return the canvas."""
+    canvas = rig.app.annotate.canvas
+    await settle(pilot, lambda: canvas.frame_index == 0 and rig.app.controller.model.ready)
+    return canvas
+
+
+async def click_object(pilot: Pilot[Any], rig: AppRig, offset: tuple[int, int] = (30, 12)) -> FrameCanvas:
+    """Once ready, a left click on the canvas (object 1's first point), taken in by engine and UI."""
+    canvas = await ready(pilot, rig)
+    await pilot.click(canvas, offset=offset)
+    await idle(pilot, rig)
+    return canvas
 
 
 def screen_text(app: Sam2TuiApp) -> str:

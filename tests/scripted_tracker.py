@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sam2tui.engine.tracker import CancelToken, CommittedReader, result_from_mask
-from sam2tui.values import POSITIVE, Direction, FramePrompt, FrameResult, PromptKind
+from sam2tui.values import POSITIVE, BoxCorners, Direction, FramePrompt, FrameResult, PromptKind
 from sam2tui.video import VideoSource
 
 TRACKED_SCORE = 8.0
@@ -153,10 +153,7 @@ class ScriptedTracker:
         height, width = self.size
         dx, dy = self.drift[0] * offset, self.drift[1] * offset
         ys, xs = np.mgrid[0:height, 0:width]
-        box = next((p.box for p in reversed(prompt.steps) if p.kind is PromptKind.BOX), None)
-        clicks = [p for p in prompt.steps if p.kind is PromptKind.POINT]
-        points = [p.point for p in clicks if p.point is not None]
-        labels = [p.label for p in clicks]
+        box, points, labels = folded(prompt)
         if box is not None:
             x0, y0, x1, y1 = box
             mask = (xs >= x0 + dx) & (xs <= x1 + dx) & (ys >= y0 + dy) & (ys <= y1 + dy)
@@ -171,6 +168,13 @@ class ScriptedTracker:
             if label != POSITIVE:
                 mask &= (xs - px - dx) ** 2 + (ys - py - dy) ** 2 > (self.radius // 2) ** 2
         return mask
+
+
+def folded(prompt: FramePrompt) -> tuple[BoxCorners | None, list[tuple[float, float]], list[int]]:
+    """The script's reading of a frame's steps: the latest box, and every click with its label."""
+    box = next((p.box for p in reversed(prompt.steps) if p.kind is PromptKind.BOX), None)
+    clicks = [p for p in prompt.steps if p.kind is PromptKind.POINT and p.point and p.label is not None]
+    return box, [p.point for p in clicks if p.point], [p.label for p in clicks if p.label is not None]
 
 
 def _frames(name: str) -> list[int]:

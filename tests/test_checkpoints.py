@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import http.server
 import importlib.resources
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,47 +24,8 @@ from sam2tui.engine.checkpoints import (
 )
 from sam2tui.engine.tracker import ModelSpec
 from sam2tui.values import FramePrompt, Prompt
+from tests.file_server import FileServer
 from tests.fixtures_engine import TINY, random_checkpoint_fixture  # noqa: F401 - the fixture
-
-
-class FileServer:
-    """Serves one file under any name, honours `Range: bytes=N-`, and can cut a transfer short."""
-
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
-        self.cut_after: int | None = None  # close the connection after this many body bytes (once)
-        self.ranges: list[str | None] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requested = self.headers.get("Range")
-                server.ranges.append(requested)
-                begin = int(requested.split("=")[1].rstrip("-")) if requested else 0
-                body = server.payload[begin:]
-                self.send_response(206 if requested else 200)
-                self.send_header("Content-Length", str(len(body)))
-                if requested:
-                    self.send_header(
-                        "Content-Range", f"bytes {begin}-{len(server.payload) - 1}/{len(server.payload)}"
-                    )
-                self.end_headers()
-                if server.cut_after is not None:
-                    body, server.cut_after = body[: server.cut_after], None
-                    self.close_connection = True
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sam2tui.engine.tracker import Idle, Propagate, PropagationDone
+from sam2tui.engine.tracker import Idle, Propagate, PropagationDone, Replay
 from sam2tui.session.review import FrameState
-from sam2tui.values import NEGATIVE, POSITIVE, Direction, PromptKind
+from sam2tui.tui.controller import AnnotationController
+from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind
 from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
 
@@ -50,7 +51,7 @@ def test_first_click_makes_object_one_and_its_mask(rig: EngineRig) -> None:
     assert x <= 45.5 <= x + w and y <= 60.25 <= y + h
     assert ctl.lane(1).states[0] is FrameState.PRESENT
     assert ctl.lane(1).prompted == {0}
-    assert ctl.pending == {}  # nothing was tracked before: no correction
+    assert ctl.pending == []  # nothing was tracked before: no correction
 
 
 def test_label_toggle_and_explicit_negative_click(rig: EngineRig) -> None:
@@ -190,7 +191,7 @@ def test_correction_offers_the_affected_span_and_r_runs_it(rig: EngineRig) -> No
     ctl.seek(5)
     ctl.click(60, 60)
     rig.drain()
-    [pending] = ctl.pending.values()
+    [pending] = ctl.pending
     assert (pending.obj_id, pending.frame) == (1, 5)
     assert pending.describe() == f"frames 1-{CLIP_FRAMES - 1}"
     assert ctl.pending_hint() == f"r re-propagates the corrected span (frames 1-{CLIP_FRAMES - 1})"
@@ -202,7 +203,7 @@ def test_correction_offers_the_affected_span_and_r_runs_it(rig: EngineRig) -> No
         ("propagate", 5, Direction.FORWARD, CLIP_FRAMES - 5),
         ("propagate", 5, Direction.BACKWARD, 5),
     ]
-    assert ctl.pending == {} and not ctl.busy
+    assert ctl.pending == [] and not ctl.busy
     assert not ctl.repropagate() and "no correction" in ctl.notice
 
 
@@ -222,7 +223,7 @@ def test_undo_redo_restore_prompts_and_results(rig: EngineRig) -> None:
     rig.drain()
     # Replay: the tracker restarts and gets the stored prompts again (only frame 0's now).
     assert [call[0] for call in rig.tracker.calls[calls:]] == ["start", "set_prompt"]
-    assert (1, 5) in ctl.pending  # re-tracking frame 5 is offered
+    assert (1, 5) in [(c.obj_id, c.frame) for c in ctl.pending]  # re-tracking frame 5 is offered
     assert ctl.redo()
     rig.drain()
     assert len(rig.store.prompts(frame=5)) == 1
@@ -289,3 +290,106 @@ def test_cancel_before_the_engine_began_ends_the_propagation(rig: EngineRig) -> 
     assert ctl.busy
     assert ctl.cancel()
     assert not ctl.busy and "cancelled" in ctl.notice
+
+
+def stale_frames_of(ctl: AnnotationController, obj_id: int = 1) -> list[int]:
+    return [f for f, label in enumerate(ctl.lane(obj_id).labels) if label is LabelState.STALE]
+
+
+def prompted_on_0_and_10_and_corrected_on_3(rig: EngineRig) -> AnnotationController:
+    """Object 1 prompted on frames 0 and 10, propagated over the clip, then clicked on frame 3: its
+    correction's span is frames 1-9 (between the prompts)."""
+    ctl = rig.controller
+    ctl.click(45, 60)
+    ctl.seek(10)
+    ctl.click(65, 60)
+    rig.drain()
+    assert ctl.propagate(Direction.BOTH)
+    rig.drain()
+    assert ctl.stale_count() == 0 and ctl.pending == []
+    ctl.seek(3)
+    ctl.click(52, 60)
+    rig.drain()
+    assert stale_frames_of(ctl) == [1, 2, 4, 5, 6, 7, 8, 9]
+    return ctl
+
+
+def test_a_window_that_misses_the_span_keeps_the_correction_pending(rig: EngineRig) -> None:
+    ctl = prompted_on_0_and_10_and_corrected_on_3(rig)
+    ctl.seek(12)
+    assert ctl.propagate(Direction.FORWARD, window=True)  # frames 12-16: nowhere near 1-9
+    rig.drain()
+    assert stale_frames_of(ctl) == [1, 2, 4, 5, 6, 7, 8, 9]
+    assert [(c.obj_id, c.frame) for c in ctl.pending] == [(1, 3)]
+    assert [(p.obj_id, p.frame) for p in rig.store.pending_corrections()] == [(1, 3)]
+    assert ctl.pending_hint() == "r re-propagates the corrected span (frames 1-9)"
+    ctl.seek(12)
+    assert ctl.propagate(Direction.BACKWARD, window=True)  # frames 8-12: the span's end only
+    rig.drain()
+    assert stale_frames_of(ctl) == [1, 2, 4, 5, 6, 7]  # superseded only where it was covered
+    assert [(c.obj_id, c.frame) for c in ctl.pending] == [(1, 3)]
+
+
+def test_a_propagation_covering_the_span_settles_the_correction(rig: EngineRig) -> None:
+    ctl = prompted_on_0_and_10_and_corrected_on_3(rig)
+    ctl.seek(0)
+    assert ctl.propagate(Direction.FORWARD)  # not `r`: any propagation over the span will do
+    rig.drain()
+    assert ctl.stale_count() == 0
+    assert ctl.pending == [] and rig.store.pending_corrections() == []
+    assert ctl.pending_hint() == ""
+    assert not ctl.repropagate() and "no correction" in ctl.notice
+
+
+def test_a_correction_survives_a_restart_and_r_re_tracks_it(rig: EngineRig, tmp_path: Path) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(5)
+    ctl.click(60, 60)
+    rig.drain()
+    stale = stale_frames_of(ctl)
+    assert stale == [f for f in range(1, CLIP_FRAMES) if f != 5]
+    assert ctl.quit() == (
+        f"saved: {len(stale)} stale frames in 1 pending correction - r re-propagates them next time"
+    )
+    rig.close()
+    tracker = ScriptedTracker(lost=[LOST], doubtful=[DOUBTFUL])
+    again = engine_rig(tmp_path / "clip", tmp_path / "clip.sam2tui", tracker, propagation_window=5)
+    try:
+        ctl = again.controller
+        again.worker.submit(Replay(tuple(again.store.frame_prompts())))  # as the app does on resume
+        again.drain()
+        assert stale_frames_of(ctl) == stale
+        assert ctl.pending_hint() == f"r re-propagates the corrected span (frames 1-{CLIP_FRAMES - 1})"
+        assert ctl.repropagate()
+        again.drain()
+        runs = [call for call in tracker.calls if call[0] == "propagate"]
+        assert runs == [
+            ("propagate", 5, Direction.FORWARD, CLIP_FRAMES - 5),
+            ("propagate", 5, Direction.BACKWARD, 5),
+        ]
+        assert ctl.stale_count() == 0 and ctl.pending == []
+        assert again.store.pending_corrections() == []
+        assert ctl.quit() == ""
+    finally:
+        again.close()
+
+
+def test_undo_and_redo_after_a_propagation_leave_its_frames_stale(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(5)
+    ctl.click(60, 60)
+    rig.drain()
+    assert ctl.repropagate()
+    rig.drain()
+    assert ctl.stale_count() == 0
+    derived = [f for f in range(1, CLIP_FRAMES) if f != 5]  # tracked from the click on frame 5
+    assert ctl.undo()
+    rig.drain()
+    assert stale_frames_of(ctl) == derived and ctl.stale_count() == len(derived)
+    assert ctl.lane(1).labels[5] is LabelState.UNTRACKED and ctl.result(5, 1) is None
+    assert ctl.redo()
+    rig.drain()
+    # The prompts are back, but the results are not brought back as current: stale until re-tracked.
+    assert stale_frames_of(ctl) == derived
+    assert ctl.lane(1).labels[5] is LabelState.PROMPTED
+    assert ctl.next_flagged(forward=True, all_objects=False).start == 6  # the flag keys visit them

@@ -33,7 +33,11 @@ from sam2tui.export import export_session
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction, FramePrompt, Prompt
 from sam2tui.video import VideoSource
-from tests.fixtures_engine import TINY, random_checkpoint_fixture  # noqa: F401 - the fixture
+from tests.fixtures_engine import (
+    TINY,
+    random_checkpoint_fixture,  # noqa: F401 - the fixture
+    tracked_frames,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -107,7 +111,7 @@ def test_a_mask_prompt_is_the_label_on_its_frame_bit_for_bit(
                 worker.submit(SetPrompt(prompt))
             worker.submit(Propagate(0, Direction.FORWARD, TRACKED[size]))
             until_idle(events)
-            assert store.tracked_frames() == sorted({*range(TRACKED[size]), *truth})
+            assert tracked_frames(store) == sorted({*range(TRACKED[size]), *truth})
             for frame, mask in truth.items():
                 (result,) = store.results(frame=frame, obj_id=1)
                 assert np.array_equal(masks.decode(result.rle), mask) and result.score > 0

@@ -36,6 +36,7 @@ from tests.fixtures_engine import (
     clip_folder_fixture,  # noqa: F401 - the fixture
     random_checkpoint_fixture,  # noqa: F401 - the fixture
     square_mask,
+    tracked_frames,
 )
 
 pytestmark = pytest.mark.engine
@@ -292,7 +293,7 @@ def test_cancelled_propagation_keeps_finished_frames_and_replay_restores_prompte
                     run.worker.cancel()
             assert event.cancelled and 2 <= event.frames_done < CLIP_FRAMES
             run.until_idle()
-            assert store.tracked_frames() == sorted({*range(event.frames_done), 3})
+            assert tracked_frames(store) == sorted({*range(event.frames_done), 3})
             prompted = {
                 (r.frame, r.obj_id): r.rle for r in store.results() if (r.frame, r.obj_id) in {(0, 1), (3, 2)}
             }

@@ -8,12 +8,16 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from textual.app import App
+from textual.widgets import Checkbox, Static
 
+import sam2tui.tui
 from sam2tui import masks
 from sam2tui.cli import main
 from sam2tui.errors import ExportError
@@ -21,13 +25,23 @@ from sam2tui.export import FORMATS, ExportOptions, export_session, parse_export_
 from sam2tui.export._io import MARKER
 from sam2tui.export.cli import add_export_arguments, run_export
 from sam2tui.export.davis import palette
+from sam2tui.session.states import count_states, label_states
+from sam2tui.tui.screens.export import ExportDone, ExportScreen
+from sam2tui.values import LabelState, Prompt
 from tests.fixtures_export import (
+    HALF_LABELLED,
+    HEIGHT,
+    WIDTH,
     Scenario,
+    bear_scenario,
     blackswan_scenario,
     expected_labels,
+    half_tracked_scenario,
+    make_stale,
     synthetic_scenario,
     write_frames,
 )
+from tests.fixtures_tui import settle
 
 if not hasattr(np, "asfarray"):  # motmetrics 1.4.0 still calls it; numpy 2 removed it
     np.asfarray = lambda a, dtype=float: np.asarray(a, dtype=dtype)  # type: ignore[attr-defined]
@@ -50,6 +64,16 @@ def blackswan(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> It
     if not data.is_dir():
         pytest.skip("davis_blackswan is not in ../shared/data")
     s = blackswan_scenario(tmp_path_factory.mktemp("blackswan"), data)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def bear(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Scenario]:
+    data = shared_data / "davis_bear_mp4"
+    if not data.is_dir():
+        pytest.skip("davis_bear_mp4 is not in ../shared/data")
+    s = bear_scenario(tmp_path_factory.mktemp("bear"), data)
     yield s
     s.close()
 
@@ -123,34 +147,44 @@ def load_yolo(folder: Path) -> sv.DetectionDataset:
     )
 
 
-def check_yolo(scenario: Scenario, folder: Path, *, segmentation: bool) -> None:
+def check_yolo(scenario: Scenario, folder: Path, frames: list[int], *, segmentation: bool) -> None:
     dataset = load_yolo(folder)
     names = list(dict.fromkeys(o.class_name for o in scenario.store.objects()))
     assert dataset.classes == names
-    assert len(dataset) == scenario.frame_count
+    assert sorted(p.name for p in (folder / "labels").iterdir()) == [f"frame_{f:06d}.txt" for f in frames]
+    assert sorted(int(Path(path).stem.removeprefix("frame_")) for path in dataset.image_paths) == frames
     for image_path, image, detections in dataset:
         frame = int(Path(image_path).stem.removeprefix("frame_"))
         assert image.shape == (scenario.video.height, scenario.video.width, 3)
         # JPEG at quality 95: close to the frame, not equal.
         assert np.abs(image[..., ::-1].astype(int) - scenario.video.frame(frame)).mean() < 4
         present = [obj for obj in scenario.obj_ids if (frame, obj) in scenario.masks]
-        # Detection: one line per object. Segmentation: one line per connected part, objects in id order.
-        lines_per_object = [
-            masks.count_parts(scenario.masks[frame, o]) if segmentation else 1 for o in present
-        ]
-        assert len(detections) == sum(lines_per_object)
-        first = 0
-        for obj_id, count in zip(present, lines_per_object, strict=True):
-            mine = detections[first : first + count]
-            first += count
+        # One line per object present, in id order, for detection and segmentation alike.
+        assert len(detections) == len(present)
+        for index, obj_id in enumerate(present):
             mask = scenario.masks[frame, obj_id]
             x, y, w, h = masks.box(mask)  # type: ignore[misc]
-            box = [*mine.xyxy[:, :2].min(axis=0), *mine.xyxy[:, 2:].max(axis=0)]
-            assert np.allclose(box, [x, y, x + w, y + h], atol=1.0)
-            assert {names[c] for c in mine.class_id} == {scenario.store.objects()[obj_id - 1].class_name}
+            assert np.allclose(detections.xyxy[index], [x, y, x + w, y + h], atol=1.0)
+            assert names[detections.class_id[index]] == scenario.store.objects()[obj_id - 1].class_name
             if segmentation:
-                assert masks.iou(mine.mask.any(axis=0), mask) > 0.9
+                # Every part from the one polygon; besides them only pixels on its lines (joins, cuts).
+                polygon = label_polygons(folder, frame, scenario.video.width, scenario.video.height)[index]
+                assert (detections.mask[index] >= mask).all()
+                assert (detections.mask[index] <= mask | outline(polygon, mask.shape)).all()
         assert (detections.mask is not None) == (segmentation and len(detections) > 0)
+
+
+def label_polygons(folder: Path, frame: int, width: int, height: int) -> list[np.ndarray]:
+    """The polygons of a yolo-seg label file, in pixels (one per line)."""
+    lines = (folder / "labels" / f"frame_{frame:06d}.txt").read_text().splitlines()
+    return [np.array(line.split()[1:], float).reshape(-1, 2) * [width, height] for line in lines]
+
+
+def outline(polygon: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The pixels on the polygon's lines, its vertices rounded as supervision rounds them."""
+    drawn = np.zeros(shape[:2], np.uint8)
+    cv2.polylines(drawn, [np.round(polygon).astype(np.int32)], True, 1)
+    return drawn.astype(bool)
 
 
 def check_davis(scenario: Scenario, folder: Path, frames: list[int]) -> None:
@@ -188,9 +222,9 @@ def check_all(scenario: Scenario, tmp_path: Path) -> None:
     export(scenario, "mot", tmp_path / "mot")
     check_mot(scenario, tmp_path / "mot")
     export(scenario, "yolo", tmp_path / "yolo")
-    check_yolo(scenario, tmp_path / "yolo", segmentation=False)
+    check_yolo(scenario, tmp_path / "yolo", every_frame, segmentation=False)
     export(scenario, "yolo-seg", tmp_path / "yolo-seg")
-    check_yolo(scenario, tmp_path / "yolo-seg", segmentation=True)
+    check_yolo(scenario, tmp_path / "yolo-seg", every_frame, segmentation=True)
     export(scenario, "davis", tmp_path / "davis")
     check_davis(scenario, tmp_path / "davis", every_frame)
     check_ytvis(scenario, export(scenario, "ytvis", tmp_path / "ytvis.json")[0])
@@ -229,15 +263,179 @@ def test_davis_overlaps_follow_the_documented_rule(scenario: Scenario, tmp_path:
     assert Image.open(tmp_path / "davis" / "00000.png").getpalette() == palette()[: 3 * 256]
 
 
-def test_yolo_seg_keeps_every_part_and_the_hole(scenario: Scenario, tmp_path: Path) -> None:
+def test_yolo_seg_writes_one_instance_per_object_with_every_part_and_the_hole(
+    scenario: Scenario, tmp_path: Path
+) -> None:
     export(scenario, "yolo-seg", tmp_path / "seg")
+    labels = (tmp_path / "seg" / "labels" / "frame_000005.txt").read_text().splitlines()
+    assert [line.split()[0] for line in labels] == ["0", "1", "0"]  # objects 1, 2 and 3, one line each
     detections = dict(load_yolo(tmp_path / "seg").annotations)
     found = detections[str(tmp_path / "seg" / "images" / "frame_000005.jpg")]
-    assert len(found) == 5  # object 1, object 2's ring, object 3's two blobs and its one-pixel speck
+    assert len(found) == 3
     assert np.array_equal(found.mask[1], scenario.masks[5, 2])  # the ring's hole stays open
-    parts = found.mask[2:]
-    assert np.array_equal(parts.any(axis=0), scenario.masks[5, 3])
-    assert sorted(parts.sum(axis=(1, 2)))[0] == 1  # the speck is kept
+    three = scenario.masks[5, 3]  # two blobs and a one-pixel speck: one instance
+    assert (found.mask[2] >= three).all() and found.mask[2][60, 3]  # every part, the speck too
+    (polygon,) = label_polygons(tmp_path / "seg", 5, WIDTH, HEIGHT)[2:]
+    joins = found.mask[2] & ~three  # and besides them only the two lines joining the parts
+    assert joins.any() and (joins <= outline(polygon, three.shape)).all()
+
+
+@pytest.mark.slow
+def test_yolo_seg_gives_the_davis_ground_truth_back_one_line_per_frame(
+    bear: Scenario, tmp_path: Path
+) -> None:
+    """DAVIS bear (its GT has several parts on some frames), read back by supervision: one instance per
+    frame, IoU >= 0.95 with the ground truth."""
+    export(bear, "yolo-seg", tmp_path / "seg")
+    dataset = load_yolo(tmp_path / "seg")
+    assert len(dataset) == bear.frame_count
+    several_parts = 0
+    for image_path, _, detections in dataset:
+        frame = int(Path(image_path).stem.removeprefix("frame_"))
+        truth = bear.masks[frame, 1]
+        assert len(detections) == 1
+        assert masks.iou(detections.mask[0], truth) >= 0.95, frame
+        several_parts += masks.count_parts(truth) > 1
+    assert several_parts >= 10
+
+
+# --- what is written: labelled frames only (docs/formats.md, "What is written") ------------------------
+
+
+@pytest.fixture
+def half(tmp_path: Path) -> Iterator[Scenario]:
+    s = half_tracked_scenario(tmp_path / "session")
+    yield s
+    s.close()
+
+
+def test_a_half_tracked_clip_writes_its_labelled_frames_only(half: Scenario, tmp_path: Path) -> None:
+    """Frames 0, 1, 8, 10, 11 are untracked: no image entry, no label file, no PNG, no MOT row. Frame 9
+    (object 1 said absent) is a confirmed negative: an image without annotations, an empty label file."""
+    counts = count_states(label_states(half.store, half.frame_count))
+    assert (counts[LabelState.PROMPTED], counts[LabelState.ABSENT], counts[LabelState.UNTRACKED]) == (
+        2,
+        1,
+        14,
+    )
+    coco = check_coco(half, export(half, "coco", tmp_path / "coco.json")[0], HALF_LABELLED)
+    assert coco.getAnnIds(imgIds=[9 + 1]) == [] and coco.getAnnIds(imgIds=[7 + 1]) == []  # negatives
+    export(half, "mot", tmp_path / "mot")
+    check_mot(half, tmp_path / "mot")  # its rows are the masks, all on labelled frames
+    for fmt in ("yolo", "yolo-seg"):
+        export(half, fmt, tmp_path / fmt)
+        check_yolo(half, tmp_path / fmt, HALF_LABELLED, segmentation=fmt == "yolo-seg")
+        assert (tmp_path / fmt / "labels" / "frame_000009.txt").read_text() == ""
+    export(half, "davis", tmp_path / "davis")
+    check_davis(half, tmp_path / "davis", HALF_LABELLED)
+    assert not np.asarray(Image.open(tmp_path / "davis" / "00009.png")).any()
+    # YouTube-VIS keeps one entry per frame of the video: untracked frames are null there.
+    check_ytvis(half, export(half, "ytvis", tmp_path / "ytvis.json")[0])
+
+
+def test_a_prompted_frame_without_its_result_is_left_out(half: Scenario, tmp_path: Path) -> None:
+    half.store.add_prompt(Prompt.click(0, 1, 10.0, 30.0))  # prompted, its result not computed (a crash)
+    data = json.loads(export(half, "coco", tmp_path / "c.json")[0].read_text())
+    assert [image["frame_id"] for image in data["images"]] == HALF_LABELLED
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_stale_frames_are_refused_unless_asked_for(half: Scenario, tmp_path: Path, fmt: str) -> None:
+    stale = make_stale(half)
+    out = target(tmp_path, fmt)
+    with pytest.raises(ExportError, match="2 frames stale") as caught:
+        export(half, fmt, out)
+    assert "\n" not in str(caught.value) and not out.exists()
+    export(half, fmt, out, include_stale=True)
+    if fmt == "coco":
+        data = json.loads(out.read_text())
+        pairs = {(a["image_id"] - 1, a["track_id"]) for a in data["annotations"]}
+        assert {(frame, 2) for frame in stale if (frame, 2) in half.masks} <= pairs
+        assert [image["frame_id"] for image in data["images"]] == HALF_LABELLED
+
+
+def test_cli_refuses_stale_frames_then_says_how_many_it_wrote(half: Scenario, tmp_path: Path, capsys) -> None:
+    make_stale(half)
+    session = str(half.store.path)
+    half.close()
+    command = ["export", session, "-f", "coco", "-f", "davis", "-o", str(tmp_path / "out")]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "2 frames stale" in err and "--include-stale" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+    assert main([*command, "--include-stale"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"coco: wrote {tmp_path / 'out' / 'coco.json'} (1 file, 2 stale frames)",
+        f"davis: wrote {tmp_path / 'out' / 'davis'} ({len(HALF_LABELLED)} files, 2 stale frames)",
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_export_with_nothing_labelled_writes_nothing(half: Scenario, tmp_path: Path, fmt: str) -> None:
+    out = target(tmp_path, fmt)
+    with pytest.raises(ExportError, match=r"nothing to export: .*\(4 untracked\)"):
+        export(half, fmt, out, frames=range(10, 12))
+    assert not out.exists()
+
+
+def test_cli_exit_2_when_nothing_is_labelled(half: Scenario, tmp_path: Path, capsys) -> None:
+    session = str(half.store.path)
+    half.close()
+    assert main(["export", session, "-f", "yolo", "-o", str(tmp_path / "y"), "--frames", "10:"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to export" in err and err.count("\n") == 1 and not (tmp_path / "y").exists()
+
+
+class DialogApp(App[None]):
+    """The export dialog alone, on a scenario's session (what `e` opens in the annotate screen)."""
+
+    CSS_PATH = str(Path(sam2tui.tui.__file__).parent / "sam2tui.tcss")
+
+    def __init__(self, scenario: Scenario, folder: Path) -> None:
+        super().__init__()
+        self.scenario, self.folder = scenario, folder
+        self.done: list[ExportDone | None] = []
+
+    def on_mount(self) -> None:
+        s = self.scenario
+        dialog = ExportScreen(s.store, s.video, s.store.objects(), self.folder)
+        self.push_screen(dialog, self.done.append)
+
+
+def text(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def test_the_dialog_shows_the_counts_and_writes_stale_frames_only_when_ticked(
+    half: Scenario, tmp_path: Path
+) -> None:
+    make_stale(half)
+    app = DialogApp(half, tmp_path / "out")
+    async with app.run_test(size=(110, 50)) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportScreen)
+        counts = dialog.query_one("#export-counts", Static)
+        assert "3 prompted, 4 current, 1 absent, 2 stale, 14 untracked" in text(counts)
+        stale = dialog.query_one("#include-stale", Checkbox)
+        assert str(stale.label) == "include 2 stale frames" and not stale.value
+        dialog.query_one("#object-2", Checkbox).value = False
+        await pilot.pause()
+        assert "2 stale" not in text(counts) and stale.disabled  # object 1 alone has none
+        dialog.query_one("#object-2", Checkbox).value = True
+        await pilot.click("#export")
+        await settle(pilot, lambda: "stale" in text(dialog.query_one("#export-status", Static)))
+        assert not (tmp_path / "out").exists() and app.screen is dialog
+        stale.value = True
+        await pilot.pause()
+        assert "Writes prompted, current, absent, stale; skips untracked" in text(counts)
+        await pilot.click("#export")
+        await settle(pilot, lambda: bool(app.done))
+    (done,) = app.done
+    assert done is not None and done.stale == 2 and done.written == [tmp_path / "out" / "coco.json"]
+    images = json.loads((tmp_path / "out" / "coco.json").read_text())["images"]
+    assert [image["frame_id"] for image in images] == HALF_LABELLED
 
 
 # --- options --------------------------------------------------------------------------------------

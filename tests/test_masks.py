@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from PIL import Image
 from pycocotools import mask as coco_mask
 
 from sam2tui import masks
@@ -168,6 +170,64 @@ def test_min_points_adds_vertices_without_changing_the_shape() -> None:
 
 def test_empty_mask_has_no_polygons() -> None:
     assert masks.polygons(np.zeros((5, 5), bool)) == []
+    with pytest.raises(ValueError, match="empty mask"):
+        masks.single_polygon(np.zeros((5, 5), bool))
+
+
+@settings(max_examples=300)
+@given(bool_masks.filter(lambda mask: mask.any()))
+def test_single_polygon_covers_every_part(mask: np.ndarray) -> None:
+    polygon = masks.single_polygon(mask)
+    assert polygon.ndim == 2 and polygon.shape[1] == 2 and len(polygon) >= 3
+    for filled in (fill([polygon], mask.shape), truncate_fill(polygon, mask.shape)):
+        assert (filled >= mask).all()  # rounded (supervision) or truncated (Ultralytics): no pixel lost
+    lines = np.zeros(mask.shape, np.uint8)
+    cv2.polylines(lines, [np.round(polygon).astype(np.int32)], True, 1)
+    assert (fill([polygon], mask.shape) <= mask | lines.astype(bool)).all()  # only joins and cuts are added
+    if masks.count_parts(mask) == 1:
+        (alone,) = masks.polygons(mask)
+        assert np.array_equal(polygon, alone)
+
+
+def test_single_polygon_joins_parts_by_their_closest_vertices() -> None:
+    mask = np.zeros((20, 40), bool)
+    mask[2:6, 2:8] = True  # left square: its corner (7, 5) is closest to the middle square
+    mask[8:12, 12:18] = True  # middle square
+    mask[14:18, 30:36] = True  # right square, joined to the middle one at (17, 11) - (30, 14)
+    polygon = masks.single_polygon(mask)
+    assert len(polygon) == 3 * 5 + 1  # three closed loops of 4 corners; the middle one is split in two
+    path = [tuple(v) for v in polygon.astype(int).tolist()]
+    edges = {frozenset(pair) for pair in zip(path, path[1:] + path[:1], strict=True) if pair[0] != pair[1]}
+    assert frozenset({(7, 5), (12, 8)}) in edges and frozenset({(17, 11), (30, 14)}) in edges
+    filled = fill([polygon], mask.shape)
+    assert (filled >= mask).all() and not filled[0].any() and not filled[:, 38:].any()
+    added = filled & ~mask  # only the pixels along the two joining lines
+    assert 0 < added.sum() <= 4 + 12
+
+
+def truncate_fill(polygon: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """What Ultralytics does with a polygon: vertices truncated to integers, then cv2.fillPoly."""
+    out = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(out, [polygon.astype(np.int32)], 1)
+    return out.astype(bool)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["davis_blackswan", "davis_bear_mp4"])
+def test_single_polygon_matches_davis_ground_truth(shared_data: Path, clip: str) -> None:
+    """The GT masks as one polygon each, filled as YOLO readers fill them: IoU >= 0.95 on every frame."""
+    annotations = sorted((shared_data / clip / "Annotations").glob("*.png"))
+    if not annotations:
+        pytest.skip(f"{clip} is not in ../shared/data")
+    several_parts = 0
+    for png in annotations:
+        mask = np.asarray(Image.open(png).convert("L")) > 127
+        polygon = masks.single_polygon(mask)
+        assert masks.iou(fill([polygon], mask.shape), mask) >= 0.95, png.name
+        assert masks.iou(truncate_fill(polygon, mask.shape), mask) >= 0.95, png.name
+        several_parts += masks.count_parts(mask) > 1
+    if clip == "davis_bear_mp4":
+        assert several_parts >= 10  # the bear's GT splits into parts: the join is what is measured
 
 
 # --- results ---------------------------------------------------------------------------------------

@@ -17,7 +17,12 @@ import pytest
 from sam2tui import masks
 from sam2tui.cli import main
 from sam2tui.session.store import SessionStore
-from tests.fixtures_engine import clip_frames, random_checkpoint_fixture, write_jpeg_folder  # noqa: F401
+from tests.fixtures_engine import (
+    clip_frames,
+    random_checkpoint_fixture,  # noqa: F401 - the fixture
+    tracked_frames,
+    write_jpeg_folder,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,7 +94,7 @@ def test_track_bedroom_exports_coco_and_continues(
     assert more.returncode == 0, more.stderr
     assert re.search(r"\b2/2\b", more.stderr)  # only frames 8 and 9 were tracked
     with SessionStore.open(session) as store:
-        assert store.tracked_frames() == list(range(10))
+        assert tracked_frames(store) == list(range(10))
         assert len(store.prompts()) == 5  # the same prompts were not stored twice
         assert {(o.obj_id, o.name, o.class_name) for o in store.objects()} == {
             (1, "child", "object"),
@@ -133,14 +138,14 @@ def test_ctrl_c_saves_what_is_tracked_and_the_next_run_continues(
     )
     session = tmp_path / "clip.sam2tui"
     with SessionStore.open(session) as store:
-        kept = store.tracked_frames()
+        kept = tracked_frames(store)
     assert 3 <= len(kept) < 40 and kept == list(range(len(kept)))
 
     rest = track(*args)
     assert rest.returncode == 0, rest.stderr
     assert re.search(rf"\b{40 - len(kept)}/{40 - len(kept)}\b", rest.stderr)  # only what was left
     with SessionStore.open(session) as store:
-        assert store.tracked_frames() == list(range(40))
+        assert tracked_frames(store) == list(range(40))
         continued = {r.frame: r.rle for r in store.results()}
     # it continued from the memory of the frames before (rebuilt from their masks), as an uninterrupted run
     whole = tmp_path / "whole.sam2tui"

@@ -23,7 +23,7 @@ from sam2tui.tui.settings import Settings
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, canvas_point
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
 from sam2tui.tui.widgets.timeline import LABEL_WIDTH, Timeline, cursor_cells
-from sam2tui.values import NEGATIVE, POSITIVE, PromptKind
+from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind
 from tests.fixtures_tui import CLIP_FRAMES, AppRig, app_rig, idle, screen_text, settle
 from tests.scripted_tracker import ScriptedTracker
 
@@ -292,6 +292,36 @@ async def test_undo_and_redo_restore_prompts_and_results(rig: AppRig) -> None:
         assert rig.store.results(frame=0)[0] == first
 
 
+async def test_undo_after_a_propagation_shows_its_frames_stale(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        await pilot.press("p")
+        await idle(pilot, rig)
+        assert "stale" not in screen_text(rig.app)
+        await pilot.press("u")  # the only prompt goes: what was tracked from it no longer follows
+        await idle(pilot, rig)
+        await pilot.pause(0.2)
+        lane = rig.app.annotate.query_one(Timeline).visible_lanes()[0].lane
+        assert lane.labels[1:] == [LabelState.STALE] * (CLIP_FRAMES - 1)
+        text = screen_text(rig.app)
+        assert f"{CLIP_FRAMES - 1} stale" in text and "▒" in text
+
+
+async def test_engine_events_reach_the_annotate_screen_under_a_dialog(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rig)
+        ctl = rig.app.controller
+        ctl.click(45, 40)
+        await idle(pilot, rig)
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(rig.app.screen, HelpScreen))
+        assert ctl.propagate(Direction.BOTH)  # the events go to the screen below the help dialog
+        await settle(pilot, lambda: not ctl.busy)
+        assert all(ctl.result(frame, 1) is not None for frame in range(CLIP_FRAMES))
+
+
 async def test_remove_object_asks_first(rig: AppRig) -> None:
     async with rig.app.run_test(size=SIZE) as pilot:
         canvas = await ready(pilot, rig)
@@ -418,6 +448,46 @@ async def test_quit_stops_the_engine_and_leaves_the_session_complete(rig: AppRig
     with SessionStore.open(tmp_path / "clip.sam2tui", rig.video.fingerprint()) as again:
         assert len(again.prompts()) == 1
         assert len(again.results()) == CLIP_FRAMES
+
+
+async def test_q_with_stale_frames_says_how_many_and_they_wait_for_r_next_time(tmp_path: Path) -> None:
+    first = app_rig(tmp_path)
+    async with first.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, first)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, first)
+        await pilot.press("p")
+        await idle(pilot, first)
+        await pilot.press("g", "backspace", "5", "enter")
+        await pilot.click(canvas, offset=(34, 12))  # a correction on frame 5: frames 1-4 and 6-19 are stale
+        await idle(pilot, first)
+        await pilot.pause(0.2)
+        text = screen_text(first.app)
+        assert "18 stale" in text and "▒" in text
+        assert "r re-propagate" in text  # the hint, cut to the terminal's width
+        await pilot.press("q")
+        await settle(pilot, lambda: not first.app.is_running)
+    assert (
+        first.app.farewell
+        == "saved: 18 stale frames in 1 pending correction - r re-propagates them next time"
+    )
+    first.close()
+    again = app_rig(tmp_path)
+    try:
+        async with again.app.run_test(size=SIZE) as pilot:
+            await ready(pilot, again)
+            await idle(pilot, again)
+            assert again.app.controller.stale_count() == 18
+            await pilot.press("r")
+            await idle(pilot, again)
+            await pilot.pause(0.2)
+            assert again.app.controller.stale_count() == 0 and again.store.pending_corrections() == []
+            assert "stale" not in screen_text(again.app)
+            await pilot.press("q")
+            await settle(pilot, lambda: not again.app.is_running)
+        assert again.app.farewell == ""
+    finally:
+        again.close()
 
 
 class LoopLag:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from sam2tui.session.lanes import Lane
 from sam2tui.session.review import FrameState
 from sam2tui.tui.settings import Settings, SettingsError, settings_path
-from sam2tui.tui.state import Lane, PropagationStatus
+from sam2tui.tui.state import PropagationStatus
 from sam2tui.tui.widgets.timeline import LaneData, cell_ranges, cursor_cells, lane_cells
-from sam2tui.values import ReviewThresholds, TrackedObject
+from sam2tui.values import LabelState, ReviewThresholds, TrackedObject
 
 
 @pytest.mark.parametrize(("frames", "cells"), [(20, 68), (20, 20), (7, 100), (1000, 68), (69, 68), (1, 5)])
@@ -31,9 +32,22 @@ def test_a_compressed_cell_shows_the_worst_state_and_prompts() -> None:
     states[3] = FrameState.DOUBTFUL
     states[4] = FrameState.LOST
     states[8] = FrameState.UNTRACKED
-    lane = LaneData(TrackedObject(1, "a"), Lane(states, {6}))
+    labels = [LabelState.UNTRACKED if s is FrameState.UNTRACKED else LabelState.CURRENT for s in states]
+    labels[6] = LabelState.PROMPTED
+    lane = LaneData(TrackedObject(1, "a"), Lane(states, labels, {6}))
     glyphs = [glyph for glyph, _ in lane_cells(lane, cell_ranges(10, 5))]
     assert glyphs == ["█", "?", "✕", "◆", "█"]
+
+
+def test_stale_and_absent_frames_have_their_own_marks() -> None:
+    P, S, A, U = LabelState.PROMPTED, LabelState.STALE, LabelState.ABSENT, LabelState.UNTRACKED
+    labels = [P, S, S, A, U, S]
+    states = [FrameState.UNTRACKED if label in (A, U) else FrameState.PRESENT for label in labels]
+    states[5] = FrameState.LOST  # stale wins: it is to be re-tracked whatever it shows now
+    lane = LaneData(TrackedObject(1, "a"), Lane(states, labels, {0, 3}))
+    assert [glyph for glyph, _ in lane_cells(lane, cell_ranges(6, 6))] == ["◆", "▒", "▒", "◇", "·", "▒"]
+    # Compressed: a cell with a stale frame shows stale over lost, doubtful and present.
+    assert [glyph for glyph, _ in lane_cells(lane, cell_ranges(6, 3))] == ["◆", "◇", "▒"]
 
 
 def test_propagation_status_describes_speed_and_eta() -> None:

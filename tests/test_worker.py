@@ -13,7 +13,6 @@ import pytest
 
 from sam2tui import masks
 from sam2tui.engine.tracker import (
-    CancelToken,
     ClearPrompt,
     EngineFailed,
     Event,
@@ -34,33 +33,13 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
-from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt
+from sam2tui.values import Direction, FramePrompt, Prompt
 from sam2tui.video import VideoSource
-from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.fixtures_engine import clip_frames, tracked_frames, write_jpeg_folder
+from tests.reliability.fault_tracker import FaultyTracker
 from tests.scripted_tracker import LOST_SCORE, ScriptedTracker
 
 FRAMES = 12
-
-
-class FailingTracker(ScriptedTracker):
-    """Raises while propagating, on frame `fail_at`, once."""
-
-    def __init__(self, fail_at: int, error: Exception) -> None:
-        super().__init__()
-        self.fail_at, self.error = fail_at, error
-
-    def propagate(
-        self,
-        start: int,
-        direction: Direction,
-        max_frames: int | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[list[FrameResult]]:
-        for results in super().propagate(start, direction, max_frames, cancel):
-            if results and results[0].frame == self.fail_at and self.error is not None:
-                error, self.error = self.error, None
-                raise error
-            yield results
 
 
 class Harness:
@@ -125,7 +104,7 @@ def test_load_open_prompt_propagate_commits_before_each_event(harness: Harness) 
     done = [e for e in events if isinstance(e, PropagationDone)]
     assert done == [PropagationDone(FRAMES, cancelled=False)]
     assert all(harness.committed_before_event) and len(harness.committed_before_event) == FRAMES + 1
-    assert harness.store.tracked_frames() == list(range(FRAMES))
+    assert tracked_frames(harness.store) == list(range(FRAMES))
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].done == progress[-1].total == FRAMES
     assert harness.tracker.thread_ids == {harness.worker._thread.ident}  # type: ignore[union-attr]
@@ -160,7 +139,7 @@ def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Pat
         assert len(done) == 1 and done[0].cancelled and 1 <= done[0].frames_done < FRAMES
         propagated = [e.frame for e in events if isinstance(e, FrameResults)]
         assert propagated == list(range(done[0].frames_done))
-        assert set(h.store.tracked_frames()) == {*propagated, 2}  # the finished frames are kept
+        assert set(tracked_frames(h.store)) == {*propagated, 2}  # the finished frames are kept
         calls = [c[0] for c in h.tracker.calls]
         assert calls.count("propagate") == 1 and calls[-1] == "remove_object"  # other commands still run
         assert not h.worker.busy
@@ -169,7 +148,7 @@ def test_cancel_stops_between_frames_and_drops_queued_propagations(tmp_path: Pat
 
 
 def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path: Path) -> None:
-    h = Harness(tmp_path, FailingTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
+    h = Harness(tmp_path, FaultyTracker(fail_at=4, error=RuntimeError("boom\nsecond line")))
     try:
         h.ready()
         h.worker.submit(Propagate(0, Direction.FORWARD))
@@ -177,11 +156,11 @@ def test_failure_mid_propagation_keeps_earlier_frames_and_worker_usable(tmp_path
         failed = [e for e in events if isinstance(e, EngineFailed)]
         assert failed == [EngineFailed("RuntimeError: boom", "Propagate")]
         assert not any(isinstance(e, PropagationDone) for e in events)
-        assert h.store.tracked_frames() == [0, 1, 2, 3]
+        assert tracked_frames(h.store) == [0, 1, 2, 3]
         h.worker.submit(Propagate(0, Direction.FORWARD))  # still usable; the error was once
         events = h.until_idle()
         assert PropagationDone(FRAMES, False) in events
-        assert h.store.tracked_frames() == list(range(FRAMES))
+        assert tracked_frames(h.store) == list(range(FRAMES))
     finally:
         h.close()
 
@@ -190,7 +169,7 @@ def test_out_of_memory_message_names_the_frame(tmp_path: Path) -> None:
     class OutOfMemoryError(RuntimeError):
         pass
 
-    h = Harness(tmp_path, FailingTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
+    h = Harness(tmp_path, FaultyTracker(fail_at=3, error=OutOfMemoryError("CUDA out of memory. Tried...")))
     try:
         h.ready()
         h.worker.submit(Propagate(0, Direction.FORWARD))
@@ -300,3 +279,18 @@ def test_a_resumed_propagation_lets_the_tracker_rebuild_its_memory_first(harness
         ("propagate", 5, Direction.FORWARD, 3),
         ("propagate", 5, Direction.FORWARD, 3),
     ]
+
+
+def test_frame_prompt_keeps_the_steps_in_order_from_the_latest_mask() -> None:
+    empty = masks.encode(np.zeros((48, 64), bool))
+    full = masks.encode(np.ones((48, 64), bool))
+    a, b = Prompt.click(3, 1, 5.0, 5.0), Prompt.rectangle(3, 1, (1.0, 1.0, 9.0, 9.0))
+    other = Prompt.click(4, 1, 5.0, 5.0)
+    assert FramePrompt.collect(3, 1, [a, other, b, a]).steps == (a, b, a)
+    mask = Prompt.from_mask(3, 1, empty)
+    absent = FramePrompt.collect(3, 1, [a, b, mask])
+    assert absent.steps == (mask,) and absent.is_absent and absent.final_mask == empty
+    refined = FramePrompt.collect(3, 1, [a, mask, b])
+    assert refined.steps == (mask, b) and not refined.is_absent and refined.final_mask is None
+    assert not FramePrompt.collect(3, 1, [Prompt.from_mask(3, 1, full)]).is_absent
+    assert FramePrompt.collect(3, 1, [other]).is_empty

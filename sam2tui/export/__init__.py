@@ -1,6 +1,7 @@
-"""Write a session's results in the formats other tools read: COCO, MOT Challenge, YOLO (boxes and
+"""Write a session's labels in the formats other tools read: COCO, MOT Challenge, YOLO (boxes and
 polygons), DAVIS palette PNGs and YouTube-VIS. One module per format; each format module documents its
-layout. Every export is atomic: the target appears whole or an existing one stays as it was.
+layout. What is written is what was labelled (`_selection.select`: prompted, current and absent frames;
+stale ones on request). Every export is atomic: the target appears whole or an existing one stays as it was.
 
 >>> parse_export_target("coco:out/train.json")
 ('coco', PosixPath('out/train.json'))
@@ -8,15 +9,29 @@ layout. Every export is atomic: the target appears whole or an existing one stay
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from sam2tui.errors import ExportError
 from sam2tui.export import coco, davis, mot, yolo, ytvis
-from sam2tui.export._selection import ExportOptions, FrameSource, Progress, ResultSource, Selection, select
+from sam2tui.export._selection import ExportOptions, FrameSource, Progress, Selection, select
+from sam2tui.session.store import SessionStore
 
-__all__ = ["FORMATS", "ExportError", "ExportOptions", "export_session", "parse_export_target"]
+__all__ = [
+    "FORMATS",
+    "ExportError",
+    "ExportOptions",
+    "Exported",
+    "export_session",
+    "export_to_folder",
+    "parse_export_target",
+]
+
+FormatProgress = Callable[[str, int, int], None]
+"""Called with (format, frames done, frames in all) as a several-format export goes."""
 
 
 class Writer(Protocol):
@@ -45,7 +60,7 @@ FORMATS: tuple[str, ...] = tuple(REGISTRY)
 
 
 def export_session(
-    store: ResultSource,
+    store: SessionStore,
     fmt: str,
     out: Path,
     *,
@@ -53,12 +68,52 @@ def export_session(
     options: ExportOptions = ExportOptions(),
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Write the session's results chosen by `options` to `out` as `fmt`; return the paths written.
+    """Write the session's labelled frames chosen by `options` to `out` as `fmt`; return the paths written.
 
-    `yolo` and `yolo-seg` write the frames as JPEG and need `video`. Raises ExportError (one line).
+    `yolo` and `yolo-seg` write the frames as JPEG and need `video`. Raises ExportError (one line), before
+    writing anything for stale frames not asked for and for a choice with nothing labelled (see `select`).
     """
     spec = _format(fmt, out)
     return spec.write(select(store, options), Path(out), video=video, progress=progress or _quiet)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One format written: where to, the paths written there, and how many stale frames they hold."""
+
+    fmt: str
+    target: Path
+    paths: list[Path]
+    stale: int = 0
+
+
+def export_to_folder(
+    store: SessionStore,
+    formats: Sequence[str],
+    out: Path,
+    *,
+    video: FrameSource | None = None,
+    options: ExportOptions = ExportOptions(),
+    progress: FormatProgress | None = None,
+    into_folder: bool = True,
+) -> list[Exported]:
+    """Write each of `formats` into the folder `out`, under its default name (coco.json, mot/, yolo/, ...).
+
+    With `into_folder=False` the one format given is written to `out` itself (the CLI's `--out` with a
+    single `--format`). The session is read once, so every format writes the same selection; a bad format
+    or selection raises ExportError before anything is written.
+    """
+    specs = {fmt: _format(fmt, out) for fmt in dict.fromkeys(formats)}
+    if not into_folder and len(specs) != 1:
+        raise ValueError(f"one target {out} for {len(specs)} formats")
+    selection = select(store, options)
+    done: list[Exported] = []
+    for fmt, spec in specs.items():
+        target = Path(out) / spec.default_name if into_folder else Path(out)
+        report = _quiet if progress is None else partial(progress, fmt)
+        paths = spec.write(selection, target, video=video, progress=report)
+        done.append(Exported(fmt, target, paths, selection.stale))
+    return done
 
 
 def parse_export_target(text: str) -> tuple[str, Path]:

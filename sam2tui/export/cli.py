@@ -1,4 +1,5 @@
-"""`sam2tui export SESSION --format F --out PATH [--frames A:B] [--objects 1,2] [--every K] [--video PATH]`."""
+"""`sam2tui export SESSION --format F --out PATH [--frames A:B] [--objects 1,2] [--every K] [--include-stale]
+[--video PATH]`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from sam2tui.errors import ExportError
-from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
-from sam2tui.export._selection import Progress
+from sam2tui.export import FORMATS, REGISTRY, ExportOptions, FormatProgress, export_to_folder
 from sam2tui.session.store import SessionStore
 from sam2tui.video import VideoSource, parse_frame_range
 
@@ -32,6 +32,11 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", metavar="ID,ID", help="only these object ids, e.g. 1,3")
     parser.add_argument("--every", metavar="K", type=int, default=1, help="only every K-th frame (default 1)")
     parser.add_argument(
+        "--include-stale",
+        action="store_true",
+        help="also write frames tracked from prompts that changed since (refused by default)",
+    )
+    parser.add_argument(
         "--video",
         metavar="PATH",
         help="the video, where it is not where the session says (yolo writes frames)",
@@ -40,21 +45,30 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     formats = list(dict.fromkeys(args.format))
-    out = Path(args.out)
     obj_ids = parse_objects(args.objects)
     with ExitStack() as stack:
-        store = stack.enter_context(SessionStore.open(Path(args.session), None, create=False))
+        # A snapshot, not the writer's lock: exporting while the app has the session open is fine.
+        store = stack.enter_context(SessionStore.open_snapshot(Path(args.session)))
         frames = parse_frame_range(args.frames, store.fingerprint.frame_count)
-        options = ExportOptions(frames=frames, obj_ids=obj_ids, every=args.every)
+        options = ExportOptions(
+            frames=frames, obj_ids=obj_ids, every=args.every, include_stale=args.include_stale
+        )
         video = None
         if any(REGISTRY[fmt].needs_video for fmt in formats):
             video = stack.enter_context(_open_video(args.video, store))
-        for fmt in formats:
-            target = out if len(formats) == 1 else out / REGISTRY[fmt].default_name
-            written = export_session(
-                store, fmt, target, video=video, options=options, progress=_progress(fmt)
-            )
-            print(f"{fmt}: wrote {target} ({len(written)} file{'s' if len(written) != 1 else ''})")
+        exported = export_to_folder(
+            store,
+            formats,
+            Path(args.out),
+            video=video,
+            options=options,
+            progress=_progress(),
+            into_folder=len(formats) > 1,
+        )
+        for done in exported:
+            files = f"{len(done.paths)} file{'s' if len(done.paths) != 1 else ''}"
+            stale = f", {done.stale} stale frame{'s' if done.stale != 1 else ''}" if done.stale else ""
+            print(f"{done.fmt}: wrote {done.target} ({files}{stale})")
     return 0
 
 
@@ -86,12 +100,12 @@ def _open_video(path: str | None, store: SessionStore) -> VideoSource:
     return video
 
 
-def _progress(fmt: str) -> Progress | None:
+def _progress() -> FormatProgress | None:
     """Progress on stderr, where a person watches it; nothing otherwise."""
     if not sys.stderr.isatty():
         return None
 
-    def show(done: int, total: int) -> None:
+    def show(fmt: str, done: int, total: int) -> None:
         if done == total or done % max(1, total // 100) == 0:
             end = "\n" if done == total else ""
             print(f"\r{fmt}: {done}/{total} frames", end=end, file=sys.stderr, flush=True)

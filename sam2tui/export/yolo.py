@@ -4,9 +4,11 @@ image, and `data.yaml` naming the classes.
 Every exported frame gets an image and a label file (empty when no object is on it: a background image).
 Lines are `class cx cy w h` (detection: one line per object) or `class x1 y1 x2 y2 ...` (segmentation),
 0-based class index, coordinates normalized by the frame's width and height, lines in object id order.
-Segmentation writes one line per connected part of an object's mask, each part's holes joined to its
-outline by zero-width cuts (see `masks.polygons`), as supervision's own YOLO writer does; vertices are
-boundary pixel centres (OpenCV's convention), so filling the polygons gives the mask back.
+Segmentation writes one line per object too, so readers see one instance per object: a mask of several
+parts becomes one polygon, the parts joined by zero-width lines as Ultralytics' own COCO converter joins
+them, and each part's holes joined to its outline by zero-width cuts (see `masks.single_polygon`).
+Vertices are boundary pixel centres (OpenCV's convention), so filling the polygon gives the mask back,
+plus the pixels that the joining lines cross.
 """
 
 from __future__ import annotations
@@ -35,11 +37,9 @@ def detection_lines(instance: Instance, width: int, height: int) -> list[str]:
 
 
 def segmentation_lines(instance: Instance, width: int, height: int) -> list[str]:
-    scale = np.array([width, height])
-    return [
-        f"{instance.category_id - 1} " + " ".join(f"{v:.6f}" for v in (polygon / scale).ravel().tolist())
-        for polygon in masks.polygons(masks.decode(instance.rle))
-    ]
+    polygon = masks.single_polygon(masks.decode(instance.rle))  # an instance's mask is never empty
+    vertices = (polygon / np.array([width, height])).ravel().tolist()
+    return [f"{instance.category_id - 1} " + " ".join(f"{v:.6f}" for v in vertices)]
 
 
 def data_yaml(selection: Selection) -> str:

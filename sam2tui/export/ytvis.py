@@ -1,7 +1,8 @@
 """YouTube-VIS JSON: one video, one annotation per object, per-frame lists aligned with the video's frames.
 
-`videos[0].file_names` lists the exported frames ("<video>/00123.jpg", frame index); each annotation has
-`segmentations` (compressed RLE with `str` counts, None where the object is absent), `bboxes`
+`videos[0].file_names` lists every chosen frame ("<video>/00123.jpg", frame index), labelled or not, since
+the per-frame lists keep the video's length; each annotation has `segmentations` (compressed RLE with `str`
+counts, None where the object has no mask: absent, lost, or not labelled on that frame), `bboxes`
 ([x, y, w, h] or None), `areas` (or None), `category_id`, `iscrowd` 0, and `id` = the object id.
 Objects with no mask on any exported frame get no annotation.
 """
@@ -25,10 +26,10 @@ def write(selection: Selection, out: Path, *, video: FrameSource | None, progres
 
 def document(selection: Selection, progress: Progress) -> dict[str, Any]:
     """The YouTube-VIS dict of a selection."""
-    count = len(selection.frames)
+    count = len(selection.chosen)  # every chosen frame: a video's lists keep their length
     stem = Path(selection.video_name).stem
     tracks: dict[int, dict[str, Any]] = {}
-    for index, frame in enumerate(selection.frames):
+    for index, frame in enumerate(selection.chosen):
         for instance in selection.at(frame):
             track = tracks.get(instance.obj_id)
             if track is None:
@@ -48,7 +49,7 @@ def document(selection: Selection, progress: Progress) -> dict[str, Any]:
                 "height": selection.height,
                 "length": count,
                 "fps": selection.video.fps,
-                "file_names": [f"{stem}/{frame:05d}.jpg" for frame in selection.frames],
+                "file_names": [f"{stem}/{frame:05d}.jpg" for frame in selection.chosen],
             }
         ],
         "annotations": [tracks[obj_id] for obj_id in sorted(tracks)],

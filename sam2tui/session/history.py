@@ -72,14 +72,6 @@ class History:
     def __init__(self, store: SessionStore) -> None:
         self._store = store
 
-    @property
-    def can_undo(self) -> bool:
-        return self._store.history_counts()[0] > 0
-
-    @property
-    def can_redo(self) -> bool:
-        return self._store.history_counts()[1] > 0
-
     def add_prompt(self, prompt: Prompt) -> Edit:
         return self._record(Edit(EditKind.ADD_PROMPT, prompt.frame, prompt.obj_id, (prompt,)))
 

@@ -69,15 +69,16 @@ def default_session_path(video_path: Path, fingerprint: VideoFingerprint) -> Pat
 
 
 class SessionStore:
-    """An open session file, locked against other processes until `close()`."""
+    """An open session file: locked against other writers until `close()`, or a read-only snapshot."""
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, lock: SessionLock, fingerprint: VideoFingerprint
+        self, path: Path, conn: sqlite3.Connection, lock: SessionLock | None, fingerprint: VideoFingerprint
     ) -> None:
         self.path = path
         self.fingerprint = fingerprint
         self._conn = conn
-        self._file_lock = lock
+        self._file_lock = lock  # None: a read-only snapshot (open_snapshot), which takes no lock
+        self._open = True
         self._lock = threading.RLock()
         self._depth = 0  # nesting of transaction()
 
@@ -120,14 +121,54 @@ class SessionStore:
             raise
         return cls(path, conn, lock, fingerprint)
 
+    @classmethod
+    def open_snapshot(cls, path: Path) -> SessionStore:
+        """Open an existing session read-only, as it is now, without taking its lock: an export from
+        another shell reads a consistent snapshot while the app (the one writer) goes on writing.
+
+        The snapshot is one SQLite read transaction held until `close()` (WAL readers never block the
+        writer). A session of an older schema is refused: upgrading it needs the writer."""
+        path = Path(path)
+        if path.is_dir():
+            raise SessionError(path, "is a folder, not a session file")
+        if not path.exists():
+            raise SessionError(path, "no such session file")
+        schema.check_header(path)
+        try:
+            conn = sqlite3.connect(
+                f"{Path(os.path.abspath(path)).as_uri()}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as error:
+            raise SessionError(path, f"cannot open: {error}") from None
+        try:
+            stored = _check(conn, path)
+            conn.execute("BEGIN")
+            conn.execute("SELECT edit_seq FROM meta").fetchone()  # the snapshot starts with the first read
+        except sqlite3.DatabaseError as error:
+            conn.close()
+            raise SessionError(path, f"damaged session file ({error})") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn, None, stored)
+
+    @property
+    def read_only(self) -> bool:
+        return self._file_lock is None
+
     def close(self) -> None:
         with self._lock:
-            if not self._file_lock.held:
+            if not self._open:
                 return
+            self._open = False
             try:
                 self._conn.close()
             finally:
-                self._file_lock.release()
+                if self._file_lock is not None:
+                    self._file_lock.release()
 
     def __enter__(self) -> SessionStore:
         return self
@@ -142,6 +183,8 @@ class SessionStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Make the writes inside one transaction (nested calls join the outermost one)."""
+        if self._file_lock is None:
+            raise SessionError(self.path, "opened read-only (a snapshot for export): cannot write")
         with self._lock, self._errors():
             if self._depth:
                 self._depth += 1
@@ -412,11 +455,6 @@ class SessionStore:
                 condition = f"{where} AND frame = ?" if where else " WHERE frame = ?"
                 conn.executemany(f"DELETE FROM results{condition}", [(*params, f) for f in frames])
 
-    def tracked_frames(self) -> list[int]:
-        """Frames that have a result for any object."""
-        with self._read() as conn:
-            return [frame for (frame,) in conn.execute("SELECT DISTINCT frame FROM results ORDER BY frame")]
-
     # --- settings ----------------------------------------------------------------------------------
 
     def setting(self, key: str, default: Any = None) -> Any:
@@ -513,6 +551,12 @@ def _create(path: Path, fingerprint: VideoFingerprint) -> None:
 
 def _prepare(conn: sqlite3.Connection, path: Path) -> VideoFingerprint:
     """Check the file (reads only), migrate it, switch to WAL; returns the stored fingerprint."""
+    return _check(conn, path, migrate=True)
+
+
+def _check(conn: sqlite3.Connection, path: Path, *, migrate: bool = False) -> VideoFingerprint:
+    """Check the file (reads only) and return the stored fingerprint; with `migrate`, bring an older schema
+    up to date and switch to WAL first (a writer's job), else refuse an older schema."""
     try:
         if conn.execute("PRAGMA application_id").fetchone()[0] != schema.APPLICATION_ID:
             raise SessionError(path, "not a sam2tui session (an SQLite database of another program)")
@@ -526,6 +570,10 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> VideoFingerprint:
         version = meta[0] if meta is not None else None
         if not isinstance(version, int):
             raise SessionError(path, f"damaged session file (schema version {version!r})")
+        if version != schema.SCHEMA_VERSION and not migrate:
+            if version in schema.MIGRATIONS:
+                raise SessionError(path, "made by an older sam2tui: open it once with sam2tui to upgrade it")
+            schema.migrate(conn, path, version)  # raises before writing: newer, or no such version
         if version != schema.SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -534,7 +582,8 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> VideoFingerprint:
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-        conn.execute("PRAGMA journal_mode = WAL")
+        if migrate:
+            conn.execute("PRAGMA journal_mode = WAL")
         row = conn.execute("SELECT path, frame_count, width, height, fps, digest FROM video").fetchone()
     except sqlite3.DatabaseError as error:
         raise SessionError(path, f"damaged session file ({error})") from None

@@ -32,7 +32,7 @@ from sam2tui.engine.options import (
     sam2_tracker,
     tracker_factory,
 )
-from sam2tui.engine.tracker import Event, LoadModel, ModelReady, ModelSpec, OpenVideo, Replay
+from sam2tui.engine.tracker import Event, LoadModel, ModelSpec, OpenVideo, Replay
 from sam2tui.engine.worker import EngineWorker, TrackerFactory
 from sam2tui.errors import InputError, Sam2TuiError
 from sam2tui.session.history import History
@@ -74,17 +74,17 @@ class Sam2TuiApp(App[int]):
         render: str = "halfblock",
         caps: TermCaps | None = None,
         render_note: str = "",
+        cpu_note: str = "",
         settings: Settings | None = None,
     ) -> None:
+        """`cpu_note`: what to tell the user when the model runs on the CPU (for SAM 2: the speed to expect;
+        "" for a tracker that is not SAM 2)."""
         super().__init__()
         self.video = video
         self.store = store
         self.settings = settings or Settings()
         self.model_spec = model
-        self.render_mode = render
-        self.caps = caps
         self.engine = EngineWorker(tracker_factory, store, self._engine_event)
-        self._real_model = tracker_factory is sam2_tracker
         self.controller = AnnotationController(
             store,
             History(store),
@@ -93,23 +93,19 @@ class Sam2TuiApp(App[int]):
             thresholds=thresholds_from(store),
             propagation_window=self.settings.propagation_window,
             palette=self.settings.palette,
+            cpu_note=cpu_note,
             alert=lambda message: self.notify(message, severity="error", timeout=10),
         )
-        self.controller.notice = render_note
-        self.controller.view.mask_opacity = self.settings.mask_opacity
+        self.controller.note_render_mode(render_note)
+        self.annotate = AnnotateScreen(  # made here so that engine events can be posted to it
+            self.controller, video, store, render, caps, mask_opacity=self.settings.mask_opacity
+        )
         self._quitting = False
+        self.farewell = ""  # the line printed once the app has left the terminal ("" : none)
         self.set_keymap(dict(self.settings.keys))
 
-    @property
-    def annotate(self) -> AnnotateScreen:
-        screen = self.get_screen("annotate")
-        assert isinstance(screen, AnnotateScreen)
-        return screen
-
     def on_mount(self) -> None:
-        self.install_screen(
-            AnnotateScreen(self.controller, self.video, self.store, self.render_mode, self.caps), "annotate"
-        )
+        self.install_screen(self.annotate, "annotate")
         self.push_screen("annotate")
         self.engine.start()
         self.engine.submit(OpenVideo(self.video.path))
@@ -148,31 +144,24 @@ class Sam2TuiApp(App[int]):
             )
 
     def _engine_event(self, event: Event) -> None:
-        """Called on the engine's thread: hand the event to the UI thread (post_message is thread-safe)."""
-        self.post_message(EngineEvent(event))
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        change = self.controller.apply(message.event)
-        event = message.event
-        if isinstance(event, ModelReady) and event.device == "cpu" and self._real_model:
-            self.controller.notice = cpu_note(self.model_spec)
-        if self.screen_stack and self.is_screen_installed("annotate"):
-            self.annotate.engine_changed(change)
+        """Called on the engine's thread: hand the event to the screen that shows it, on the UI thread
+        (post_message is thread-safe; the engine starts once the screen is installed)."""
+        self.annotate.post_message(EngineEvent(event))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.annotate))
 
     async def action_quit(self) -> None:
-        """Cancel propagation, let the engine commit its last frame, then leave (every edit is saved)."""
+        """Cancel propagation, let the engine commit its last frame, then leave (every edit is saved); what
+        is left stale is said in one line (`farewell`) once the terminal is back."""
         if self._quitting:
             return
         if any(isinstance(screen, ExportScreen) and screen.running for screen in self.screen_stack):
             self.notify("an export is running: quit when it is done", severity="warning")
             return
         self._quitting = True
-        self.controller.cancel()
-        self.controller.notice = "saving and quitting ..."
+        self.farewell = self.controller.quit()
         self.annotate.sync()
         # While the model is still loading (or downloading) there is nothing to commit: do not wait for it.
         self._stop_engine(STOP_TIMEOUT if self.controller.model.ready else 1.0)
@@ -215,7 +204,8 @@ def run_annotate(args: argparse.Namespace) -> int:
         raise InputError(RENDER_ENV, f"must be one of {', '.join(RENDER_MODES)}, not {render!r}")
     spec = model_spec(args)
     factory = tracker_factory()
-    if factory is sam2_tracker:
+    uses_sam2 = factory is sam2_tracker  # not the testing hook's tracker
+    if uses_sam2:
         require_sam2()
     with VideoSource.open(args.video) as video:
         fingerprint = video.fingerprint()
@@ -237,7 +227,11 @@ def run_annotate(args: argparse.Namespace) -> int:
                 render=renderer,
                 caps=caps,
                 render_note=note,
+                cpu_note=cpu_note(spec) if uses_sam2 else "",
                 settings=settings,
             )
             code = app.run()
+            if app.farewell:
+                with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                    print(app.farewell)
     return code or 0

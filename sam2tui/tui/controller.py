@@ -2,7 +2,8 @@
 
 The UI calls one method per user action and one per engine event; the controller edits the session
 through `History`, sends commands to the engine, and keeps what the widgets show (`view`, `model`,
-`propagation`, `pending`, per-object lanes) up to date. Every method returns quickly: the model runs on
+`propagation`, `pending`, `notice`, per-object lanes) up to date. It is the one writer of that state: the
+screen and the app read it and call a verb to change it. Every method returns quickly: the model runs on
 the worker's thread and frames are decoded by the UI's own thread worker.
 
 Rules it enforces:
@@ -10,12 +11,16 @@ Rules it enforces:
   a one-line reason in `notice` (escape cancels; what was tracked is kept). Navigation stays free.
 - A correction is a prompt edit of object O on frame f where O already has results on other frames
   (`correction_spans` is not empty). The engine answers the edit at once (the mask on f); re-tracking
-  the affected span waits for `r`, so several clicks on the frame cost one re-propagation.
-  `p`, `f` and `F` supersede pending corrections.
+  the affected span waits for `r`, so several clicks on the frame cost one re-propagation. The session
+  stores it (a pending correction row, so it survives quit and restart) and marks the results in its span
+  STALE; any propagation that re-tracks them makes them current, and when a propagation ends the
+  corrections with no stale frame left are dropped (`p`, `f` and `F` supersede a correction only where
+  they cover its span).
 - A user action whose session write fails (a full or read-only disk) changes nothing, says why in
   `notice` and through `alert`, and the app keeps running: what was saved before stays saved.
 - Undo/redo go through `History`, then `Replay` rebuilds the tracker from the stored prompts; a prompt
-  edit undone on an already-tracked frame becomes a pending correction like any other.
+  edit undone on an already-tracked frame becomes a pending correction like any other: what was tracked
+  from the undone prompts is STALE until re-tracked.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from sam2tui.engine.tracker import (
     ClearPrompt,
@@ -44,10 +50,9 @@ from sam2tui.engine.tracker import (
 )
 from sam2tui.errors import Sam2TuiError
 from sam2tui.session.history import Edit, History
-from sam2tui.session.review import Flag, FrameState, flags, frame_states, next_flagged
-from sam2tui.session.spans import Span, correction_spans
+from sam2tui.session.lanes import Correction, Lane, Lanes, Run
 from sam2tui.session.store import SessionStore
-from sam2tui.tui.state import Lane, ModelStatus, PendingCorrection, PropagationStatus, ViewState
+from sam2tui.tui.state import ModelStatus, PropagationStatus, ViewState
 from sam2tui.values import (
     BoxCorners,
     Color,
@@ -59,7 +64,7 @@ from sam2tui.values import (
     TrackedObject,
 )
 
-FLAGGED = (FrameState.LOST, FrameState.DOUBTFUL)
+Layer = Literal["masks", "boxes", "points"]  # what the canvas draws over the frame, each shown or hidden
 
 
 class Engine(Protocol):
@@ -109,6 +114,7 @@ class AnnotationController:
         thresholds: ReviewThresholds,
         propagation_window: int = 30,
         palette: Sequence[Color] = (),
+        cpu_note: str = "",
         alert: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.store = store
@@ -116,17 +122,15 @@ class AnnotationController:
         self.history = history
         self.frame_count = frame_count
         self.engine = engine
-        self.thresholds = thresholds
         self.propagation_window = propagation_window
         self.palette = tuple(palette)
+        self.cpu_note = cpu_note  # told when the model turns out to run on the CPU ("" : nothing to tell)
         self.view = ViewState()
         self.model = ModelStatus()
         self.propagation = PropagationStatus()
-        self.pending: dict[tuple[int, int], PendingCorrection] = {}  # (obj_id, frame) ->
         self.notice = ""  # the latest one-line message for the status bar
         self._objects: list[TrackedObject] = []
-        self._results: dict[int, dict[int, FrameResult]] = {}
-        self._lanes: dict[int, Lane] = {}
+        self._lanes = Lanes(store, frame_count, thresholds)
         self._reload_objects()
         self.view.selected = self._objects[0].obj_id if self._objects else None
 
@@ -152,30 +156,29 @@ class AnnotationController:
         return self._objects[-1].class_name if self._objects else "object"
 
     def results_on(self, frame: int) -> list[FrameResult]:
-        return [r for obj in self._objects if (r := self._results.get(obj.obj_id, {}).get(frame)) is not None]
+        return [r for obj in self._objects if (r := self._lanes.result(frame, obj.obj_id)) is not None]
 
     def result(self, frame: int, obj_id: int) -> FrameResult | None:
-        return self._results.get(obj_id, {}).get(frame)
+        return self._lanes.result(frame, obj_id)
 
     def prompts_on(self, frame: int) -> list[Prompt]:
         return self.store.prompts(frame=frame)
 
     def lane(self, obj_id: int) -> Lane:
-        return self._lanes[obj_id]
+        return self._lanes.lane(obj_id)
 
-    def flag_at(self, frame: int, obj_id: int | None = None) -> Flag | None:
+    def stale_count(self) -> int:
+        """Stale (frame, object) pairs: tracked from prompts that changed since."""
+        return self._lanes.stale_count()
+
+    @property
+    def pending(self) -> list[Correction]:
+        """The pending corrections (stored in the session) that still have stale frames, oldest first."""
+        return self._lanes.corrections()
+
+    def flag_at(self, frame: int, obj_id: int | None = None) -> Run | None:
         """Why `frame` is flagged for the object (default: the selected one; else any object)."""
-        candidates = [obj_id] if obj_id is not None else self._flag_order()
-        for oid in candidates:
-            if oid not in self._lanes or self._lanes[oid].states[frame] not in FLAGGED:
-                continue
-            window = {f: r for f in (frame - 1, frame) if (r := self.result(f, oid)) is not None}
-            found = [
-                flag for flag in flags(window, self.frame_count, self.thresholds, oid) if flag.start <= frame
-            ]
-            if found:
-                return dataclasses.replace(found[-1], start=frame, end=frame)
-        return None
+        return self._lanes.flag_at(frame, [obj_id] if obj_id is not None else self._flag_order())
 
     def _flag_order(self) -> list[int]:
         ids = [obj.obj_id for obj in self._objects]
@@ -195,50 +198,29 @@ class AnnotationController:
     def step(self, delta: int) -> int:
         return self.seek(self.view.frame + delta)
 
-    def next_flagged(self, forward: bool, all_objects: bool) -> Flag | None:
-        """Seek to the start of the next (previous) lost or doubtful run and select its object; None when
-        there is none.
+    def next_flagged(self, forward: bool, all_objects: bool) -> Run | None:
+        """Seek to the start of the next (previous) stale, lost or doubtful run and select its object; None
+        when there is none.
 
         Over all objects the runs are in (start frame, object id) order and the place is (frame, selected
         object), so repeated presses visit every object's run, also several runs starting on one frame.
         """
+        # No selection sorts before every object on its frame.
+        here = (self.view.frame, self.view.selected if self.view.selected is not None else 0)
         if all_objects:
-            found = self._next_run_of_any(forward)
+            found = self._lanes.next_run([obj.obj_id for obj in self._objects], here, forward)
         elif self.view.selected in self._lanes:
-            found = next_flagged(self._flag_runs(self.view.selected), self.view.frame, forward)
+            found = self._lanes.next_run([self.view.selected], here, forward)
         else:
             found = None
         if found is None:
             who = "any object" if all_objects else "this object"
-            self.notice = f"no {'later' if forward else 'earlier'} lost or doubtful frame for {who}"
+            later = "later" if forward else "earlier"
+            self.notice = f"no {later} lost or doubtful frame for {who}, nor a stale one"
             return None
         self.seek(found.start)
         self.view.selected = found.obj_id
         return found
-
-    def _next_run_of_any(self, forward: bool) -> Flag | None:
-        runs = sorted(
-            (run for obj in self._objects for run in self._flag_runs(obj.obj_id)),
-            key=lambda run: (run.start, run.obj_id),
-        )
-        # No selection sorts before every object on its frame.
-        here = (self.view.frame, self.view.selected if self.view.selected is not None else 0)
-        if forward:
-            return next((run for run in runs if (run.start, run.obj_id) > here), None)
-        return next((run for run in reversed(runs) if (run.start, run.obj_id) < here), None)
-
-    def _flag_runs(self, obj_id: int) -> list[Flag]:
-        """Runs of consecutive flagged frames of one object (from the cached lane: no mask maths)."""
-        runs: list[Flag] = []
-        states = self._lanes[obj_id].states
-        for frame, state in enumerate(states):
-            if state not in FLAGGED:
-                continue
-            if runs and runs[-1].end == frame - 1 and runs[-1].state is state:
-                runs[-1] = dataclasses.replace(runs[-1], end=frame)
-            else:
-                runs.append(Flag(obj_id, frame, frame, state, state.value))
-        return runs
 
     # ---- objects ----
 
@@ -270,7 +252,10 @@ class AnnotationController:
         return obj
 
     @saves
-    def remove_object(self, obj_id: int) -> bool:
+    def remove_object(self, obj_id: int | None) -> bool:
+        if obj_id is None:
+            self.notice = "no object selected"
+            return False
         if self._refuse_while_busy("remove an object") or self.object(obj_id) is None:
             return False
         self.history.remove_object(obj_id)
@@ -281,15 +266,47 @@ class AnnotationController:
 
     def _forget(self, obj_id: int) -> None:
         self._reload_objects()
-        self.pending = {key: p for key, p in self.pending.items() if key[0] != obj_id}
         if self.view.selected == obj_id:
             self.view.selected = self._objects[0].obj_id if self._objects else None
 
-    # ---- prompts ----
+    # ---- what is shown ----
 
     def toggle_label(self) -> bool:
         self.view.positive = not self.view.positive
+        self.notice = f"left clicks are {'positive' if self.view.positive else 'negative'} points"
         return self.view.positive
+
+    def toggle_layer(self, layer: Layer) -> bool:
+        """Show or hide masks, boxes or prompt points; True when now shown."""
+        name = f"show_{layer}"
+        shown = not getattr(self.view, name)
+        setattr(self.view, name, shown)
+        self.notice = f"{layer} {'shown' if shown else 'hidden'}"
+        return shown
+
+    def set_pointer(self, pixel: tuple[int, int] | None) -> None:
+        """The video pixel under the mouse or the keyboard pointer (None: off the picture)."""
+        self.view.pointer = pixel
+
+    def start_playing(self) -> None:
+        """Playback begins (the UI's clock seeks frame by frame); from the start when at the last frame."""
+        if self.view.frame >= self.frame_count - 1:
+            self.seek(0)
+        self.view.playing = True
+        self.notice = "playing (space pauses)"
+
+    def stop_playing(self) -> None:
+        self.view.playing = False
+        self.notice = ""
+
+    def note_render_mode(self, note: str) -> None:
+        """Why frames are drawn the way they are, when it is not what was asked for ("": nothing to say)."""
+        self.notice = note
+
+    def note_export(self, files: int, folder: Path) -> None:
+        self.notice = f"exported {files} files to {folder}"
+
+    # ---- prompts ----
 
     def click(self, x: float, y: float, positive: bool | None = None) -> bool:
         """A point on the current frame for the selected object (object 1 is made on the first click)."""
@@ -328,37 +345,35 @@ class AnnotationController:
     def _prompts_changed(self, frame: int, obj_id: int) -> None:
         prompt = FramePrompt.collect(frame, obj_id, self.store.prompts(frame=frame, obj_id=obj_id))
         if prompt.is_empty:
-            self._drop_result(frame, obj_id)  # before the engine may store a fresh one there
             self.engine.submit(ClearPrompt(frame, obj_id))
         else:
             self.engine.submit(SetPrompt(prompt))
-        self._refresh_prompted(obj_id)
-        self._note_correction(frame, obj_id)
+        self._edited(frame, obj_id)
 
-    def _drop_result(self, frame: int, obj_id: int) -> None:
-        """The result on a frame whose prompts were removed is stale until re-tracked."""
-        if self._results.get(obj_id, {}).pop(frame, None) is not None:
-            self.store.delete_results(obj_id=obj_id, frames=[frame])
-            self._refresh_states(obj_id, [frame])
+    def _edited(self, frame: int, obj_id: int) -> None:
+        """After a prompt edit of the object on `frame` (the store recorded its pending correction and
+        deleted the frame's result if no prompt is left there): read both back."""
+        self._lanes.refresh(obj_id, [frame])
+        self._settle()
 
-    def _note_correction(self, frame: int, obj_id: int) -> None:
-        spans = self._spans(obj_id, frame)
-        if spans:
-            self.pending[(obj_id, frame)] = PendingCorrection(obj_id, frame, spans)
-        else:
-            self.pending.pop((obj_id, frame), None)
+    @saves
+    def _settle(self) -> None:
+        """Drop the pending corrections with no stale frame left (nothing left for `r` to do); a failed
+        write only leaves them stored, where `pending` skips them."""
+        settled = self._lanes.settled()
+        if settled:
+            self.store.drop_pending(settled)
+            self._lanes.refresh_pending()
 
     def pending_hint(self) -> str:
         """The status-bar offer to re-propagate corrections: the latest span, and how many more."""
-        if not self.pending or self.busy:
+        if self.busy:
             return ""
-        latest = list(self.pending.values())[-1]
-        more = f" and {len(self.pending) - 1} more" if len(self.pending) > 1 else ""
-        return f"r re-propagates the corrected span ({latest.describe()}{more})"
-
-    def _spans(self, obj_id: int, frame: int) -> tuple[Span, ...]:
-        tracked = self._results.get(obj_id, {}).keys()
-        return tuple(correction_spans(frame, sorted(self._lanes[obj_id].prompted), tracked))
+        pending = self.pending
+        if not pending:
+            return ""
+        more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
+        return f"r re-propagates the corrected span ({pending[-1].describe()}{more})"
 
     # ---- propagation ----
 
@@ -366,11 +381,10 @@ class AnnotationController:
         """Track from the current frame: both ways over the video, or `propagation_window` frames one way."""
         if self._refuse_while_busy("start another propagation"):
             return False
-        if not any(lane.prompted for lane in self._lanes.values()):
+        if not self._lanes.any_prompted():
             self.notice = "nothing to propagate: click on an object first"
             return False
         max_frames = self.propagation_window if window else None
-        self.pending.clear()
         self._start_runs([Propagate(self.view.frame, direction, max_frames)])
         return True
 
@@ -378,19 +392,15 @@ class AnnotationController:
         """Re-track the spans of the pending corrections (`r`)."""
         if self._refuse_while_busy("re-propagate"):
             return False
-        if not self.pending:
+        pending = self.pending
+        if not pending:
             self.notice = "no correction to re-propagate"
             return False
         commands = [
             Propagate(span.start, span.direction, span.max_frames)
-            for (obj_id, frame) in sorted(self.pending, key=lambda key: (key[1], key[0]))
-            if self.object(obj_id) is not None
-            for span in self._spans(obj_id, frame)
+            for correction in sorted(pending, key=lambda c: (c.frame, c.obj_id))
+            for span in correction.spans
         ]
-        self.pending.clear()
-        if not commands:
-            self.notice = "the corrected frames need no re-propagation any more"
-            return False
         self._start_runs(commands)
         return True
 
@@ -401,7 +411,7 @@ class AnnotationController:
             running=True, total=total, runs_left=len(commands), origin=self.view.frame
         )
         self.view.follow_propagation = True
-        self.view.playing = False
+        self.view.playing = False  # the UI's playback clock stops with it
         for command in commands:
             self.engine.submit(command)
         self.notice = "propagating (escape cancels and keeps what is done)"
@@ -415,6 +425,20 @@ class AnnotationController:
         if not self.engine.busy:  # it was dropped from the queue before it began: no event will come
             self._end_propagation("propagation cancelled before it began")
         return True
+
+    def quit(self) -> str:
+        """The app is leaving: stop propagating (what is tracked is kept) and say so. Returns the line to
+        leave the user with: how much is stale (all of it is in the session, for `r` next time), or ""."""
+        self.cancel()
+        self.notice = "saving and quitting ..."
+        stale = self.stale_count()
+        if not stale:
+            return ""
+        corrections = len(self.pending)
+        return (
+            f"saved: {_count(stale, 'stale frame')} in {_count(corrections, 'pending correction')}"
+            " - r re-propagates them next time"
+        )
 
     def _refuse_while_busy(self, what: str) -> bool:
         if self.propagation.running:
@@ -454,13 +478,9 @@ class AnnotationController:
         frame = edit.frame
         if frame is not None and not restoring:
             self.seek(frame)
-            if not self.store.prompts(frame=frame, obj_id=edit.obj_id):
-                self._drop_result(frame, edit.obj_id)  # before the replay may store a fresh one
-            self._refresh_prompted(edit.obj_id)
+            self._edited(frame, edit.obj_id)
         self.engine.submit(Replay(tuple(self.store.frame_prompts())))
         self.view.selected = edit.obj_id
-        if frame is not None and not restoring:
-            self._note_correction(frame, edit.obj_id)
 
     # ---- engine events ----
 
@@ -477,6 +497,8 @@ class AnnotationController:
             self.model.message, self.model.fraction = event.message, event.fraction
         elif isinstance(event, ModelReady):
             self.model = ModelStatus(ready=True, message="ready", device=event.device, model=event.model)
+            if event.device == "cpu" and self.cpu_note:
+                self.notice = self.cpu_note
         elif isinstance(event, EngineFailed):
             self._failed(event)
         elif isinstance(event, Idle) and self.propagation.running and self.propagation.cancelling:
@@ -487,13 +509,7 @@ class AnnotationController:
 
     def _take_results(self, event: FrameResults) -> bool:
         """Cache the results; True when some object's lane changed."""
-        changed = False
-        for result in event.results:
-            if result.obj_id not in self._lanes:
-                continue  # removed since the engine computed it
-            self._results[result.obj_id][result.frame] = result
-            self._refresh_states(result.obj_id, [result.frame])
-            changed = True
+        changed = self._lanes.take_frame(event.frame)
         if event.source == "propagate" and self.view.follow_propagation and self.propagation.running:
             self.view.frame = event.frame
         return changed
@@ -512,6 +528,7 @@ class AnnotationController:
         self.propagation.running = False
         self.propagation.runs_left = 0
         self.notice = notice
+        self._settle()
         if self.view.follow_propagation:
             self.view.frame = self.propagation.origin  # back to where it started, ready for review
 
@@ -526,27 +543,8 @@ class AnnotationController:
 
     def _reload_objects(self) -> None:
         self._objects = self.store.objects()
-        ids = {obj.obj_id for obj in self._objects}
-        for gone in set(self._lanes) - ids:
-            del self._lanes[gone]
-            self._results.pop(gone, None)
-        for obj in self._objects:
-            if obj.obj_id not in self._lanes:
-                self._results[obj.obj_id] = self.store.results_by_frame(obj.obj_id)
-                states = frame_states(self._results[obj.obj_id], self.frame_count, self.thresholds)
-                self._lanes[obj.obj_id] = Lane(states)
-                self._refresh_prompted(obj.obj_id)
+        self._lanes.follow(obj.obj_id for obj in self._objects)
 
-    def _refresh_prompted(self, obj_id: int) -> None:
-        self._lanes[obj_id].prompted = set(self.store.prompted_frames(obj_id))
 
-    def _refresh_states(self, obj_id: int, frames: list[int]) -> None:
-        """Re-judge the frames whose result changed and the frames after them (judged against them).
-
-        Only the neighbours enter `frame_states`, so one result costs O(1) mask maths, not O(frames).
-        """
-        results = self._results[obj_id]
-        states = self._lanes[obj_id].states
-        for frame in {f for changed in frames for f in (changed, changed + 1) if 0 <= f < self.frame_count}:
-            window = {f: r for f in (frame - 1, frame) if (r := results.get(f)) is not None}
-            states[frame] = frame_states(window, self.frame_count, self.thresholds)[frame]
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"

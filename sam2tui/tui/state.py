@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
-from sam2tui.session.review import FrameState
-from sam2tui.session.spans import Span
-from sam2tui.tui.compose import FILL_ALPHA
-
-
-@dataclass
-class Lane:
-    """One object's row of the timeline: a state per frame and the frames it was prompted on."""
-
-    states: list[FrameState]
-    prompted: set[int] = field(default_factory=set)
+from dataclasses import dataclass
 
 
 @dataclass
@@ -41,7 +28,7 @@ class ModelStatus:
 
 @dataclass
 class PropagationStatus:
-    """The propagation in flight: frames done of total, speed, and when it began."""
+    """The propagation in flight: frames done of total and speed."""
 
     running: bool = False
     done: int = 0
@@ -50,7 +37,6 @@ class PropagationStatus:
     runs_left: int = 0  # queued Propagate commands not yet finished (a correction may queue two)
     origin: int = 0  # the frame the view returns to when it is done (unless the user moved)
     cancelling: bool = False  # a cancel was asked for
-    started: float = field(default_factory=time.monotonic)
 
     @property
     def eta_seconds(self) -> float | None:
@@ -68,20 +54,6 @@ class PropagationStatus:
         return text
 
 
-@dataclass(frozen=True)
-class PendingCorrection:
-    """A prompt edit on a frame where the object was already tracked: `r` re-propagates `spans`."""
-
-    obj_id: int
-    frame: int
-    spans: tuple[Span, ...]
-
-    def describe(self) -> str:
-        first = min(span.frames.start for span in self.spans)
-        last = max(span.frames.stop - 1 for span in self.spans)
-        return f"frames {first}-{last}"
-
-
 @dataclass
 class ViewState:
     """Where the user is and what is shown."""
@@ -92,7 +64,6 @@ class ViewState:
     show_masks: bool = True
     show_boxes: bool = True
     show_points: bool = True
-    mask_opacity: float = FILL_ALPHA  # of mask fills (settings.toml `mask_opacity`)
     playing: bool = False
     follow_propagation: bool = True  # the view shows frames as propagation delivers them
     pointer: tuple[int, int] | None = None  # video pixel under the mouse (or the keyboard pointer)

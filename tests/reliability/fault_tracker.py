@@ -1,7 +1,8 @@
 """A scripted tracker that fails once, mid-propagation, as a model does: CUDA out of memory or any error.
 
-The testing hook names its factory (`SAM2TUI_TEST_TRACKER=tests.reliability.fault_tracker:make_tracker`);
-the environment scripts it from outside the process:
+The one failing tracker double of the tests: the worker, controller and app tests build `FaultyTracker`
+directly; a child process gets it through the testing hook
+(`SAM2TUI_TEST_TRACKER=tests.reliability.fault_tracker:make_tracker`), scripted by the environment:
     FAULT_AT     the frame whose computation fails (the frames before it are yielded)
     FAULT_KIND   "oom" (torch.cuda.OutOfMemoryError, the default) or "error" (a two-line RuntimeError)
     SCRIPTED_DELAY  seconds per frame, as for the scripted tracker

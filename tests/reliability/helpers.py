@@ -26,6 +26,7 @@ from sam2tui.session.store import SessionStore
 from sam2tui.values import FrameResult, Prompt
 from sam2tui.video import VideoFingerprint, VideoSource
 from tests.fixtures_tui import WIDE_CLIP, write_clip_folder
+from tests.tmux_driver import Tmux
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTED_TRACKER = "tests.scripted_tracker:make_tracker"
@@ -262,62 +263,11 @@ def prompted_clip(folder: Path, frames: int = APP_FRAMES) -> tuple[Path, Path]:
     return clip, session
 
 
-class Tmux:
-    """A tmux server of our own (its own socket), running the app under hangup_wrapper in session "app"."""
-
-    def __init__(self, columns: int = 100, rows: int = 32) -> None:
-        self.socket = f"sam2tui-rel-{uuid.uuid4().hex[:8]}"
-        self.size = (columns, rows)
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
-        if check and done.returncode != 0:
-            raise AssertionError(f"tmux {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
-
-    def start_app(self, rc_file: Path, app_args: list[str | Path], **env: str) -> None:
-        """`sam2tui APP_ARGS` in a new tmux session; its exit status lands in `rc_file`."""
-        environment = {
-            "PYTHONPATH": str(REPO),
-            "PYTHONUNBUFFERED": "1",
-            "TERM": "xterm-256color",
-            "COLORTERM": "truecolor",
-            **{k: v for k, v in os.environ.items() if k.startswith("SAM2TUI_")},
-            **env,
-        }
-        wrapper = [sys.executable, "-m", "tests.reliability.hangup_wrapper", str(rc_file), "--"]
-        command = " ".join([*wrapper, *sam2tui_argv(*app_args), "--render", "halfblock"])
-        self(
-            "new-session",
-            "-d",
-            "-s",
-            "app",
-            "-x",
-            str(self.size[0]),
-            "-y",
-            str(self.size[1]),
-            *(item for key, value in environment.items() for item in ("-e", f"{key}={value}")),
-            f"cd {REPO} && exec {command}",
-        )
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "app", check=False)
-
-    def wait_screen(self, check: Callable[[str], bool], what: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if check(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{text}")
-            time.sleep(0.1)
-
-    def keys(self, *keys: str) -> None:
-        self("send-keys", "-t", "app", *keys)
-
-    def kill_server(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+def start_app(tmux: Tmux, rc_file: Path, app_args: list[str | Path], **env: str) -> None:
+    """`sam2tui APP_ARGS` in tmux under hangup_wrapper, which passes a SIGHUP on to it as a terminal would;
+    its exit status lands in `rc_file`."""
+    wrapper = [sys.executable, "-m", "tests.reliability.hangup_wrapper", str(rc_file), "--"]
+    tmux.start("exec " + " ".join([*wrapper, *sam2tui_argv(*app_args), "--render", "halfblock"]), **env)
 
 
 def exit_status(rc_file: Path, timeout: float = 60.0) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sam2tui.errors import SessionError
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Prompt
 from sam2tui.video import VideoSource
@@ -88,8 +89,8 @@ def commands(tmp_path: Path, clip: Path, session: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("command", ["export", "track", "annotate"])
-def test_second_process_is_refused_with_the_pid_of_the_first(
+@pytest.mark.parametrize("command", ["track", "annotate"])
+def test_second_writer_is_refused_with_the_pid_of_the_first(
     tmp_path: Path, clip_and_session: tuple[Path, Path], holder: subprocess.Popen[str], command: str
 ) -> None:
     clip, session = clip_and_session
@@ -101,6 +102,57 @@ def test_second_process_is_refused_with_the_pid_of_the_first(
     assert holder.poll() is None and lock_holder(session) == holder.pid
     assert session.read_bytes() == before  # the refused process did not touch the file
     assert not (tmp_path / "out.json").exists()
+
+
+def test_export_reads_a_snapshot_while_another_process_holds_the_session(
+    tmp_path: Path, clip_and_session: tuple[Path, Path], holder: subprocess.Popen[str]
+) -> None:
+    """Only writers take the lock: `sam2tui export` works beside the open app and leaves its lock alone."""
+    clip, session = clip_and_session
+    before = session.read_bytes()
+    done = run(commands(tmp_path, clip, session)["export"], timeout=120)
+    assert done.returncode == 0, done.stderr
+    coco = json.loads((tmp_path / "out.json").read_text())
+    assert len(coco["annotations"]) == 4
+    assert holder.poll() is None and lock_holder(session) == holder.pid
+    assert session.read_bytes() == before
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from sam2tui.session.store import SessionStore
+from sam2tui.values import Prompt
+with SessionStore.open(Path(sys.argv[1])) as store:
+    obj_id = store.objects()[0].obj_id
+    print("writing", flush=True)
+    for i in range(300):  # one transaction each, as the app's clicks and commits are
+        store.add_prompt(Prompt.click(1, obj_id, i % 50, 5))
+        store.put_results(store.results(frame=2))
+"""
+
+
+def test_a_snapshot_stays_consistent_while_the_writer_commits(clip_and_session: tuple[Path, Path]) -> None:
+    _, session = clip_and_session
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(session)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+        with SessionStore.open_snapshot(session) as snapshot:
+            first, seq, prompts = snapshot.results(), snapshot.edit_seq(), snapshot.prompts()
+            time.sleep(0.5)  # the writer goes on committing meanwhile
+            assert (snapshot.results(), snapshot.edit_seq(), snapshot.prompts()) == (first, seq, prompts)
+            with pytest.raises(SessionError, match="read-only"):
+                snapshot.put_results(first)
+    finally:
+        assert writer.wait(timeout=60) == 0
+    with SessionStore.open_snapshot(session) as later:
+        assert later.edit_seq() > seq and len(later.prompts()) > len(prompts)
 
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path, clip_and_session: tuple[Path, Path]) -> None:

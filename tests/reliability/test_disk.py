@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from sam2tui.export import export_session
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction
 from sam2tui.video import VideoSource
-from tests.fixtures_engine import clip_frames, write_jpeg_folder
+from tests.fixtures_engine import clip_frames, tracked_frames, write_jpeg_folder
 from tests.fixtures_tui import engine_rig, write_clip_folder
 from tests.reliability.helpers import (
     REPO,
@@ -114,7 +115,10 @@ def test_close_releases_the_session_when_its_lock_file_cannot_be_removed(
     monkeypatch.setattr(Path, "unlink", read_only_unlink)
     store.close()
     monkeypatch.undo()
-    done = run(sam2tui_argv("export", session, "--format", "coco", "--out", tmp_path / "out.json"))
+    writer = (
+        "import sys; from sam2tui.session.store import SessionStore; SessionStore.open(sys.argv[1]).close()"
+    )
+    done = run([sys.executable, "-c", writer, str(session)])  # the next writer gets in
     assert done.returncode == 0, done.stderr
 
 
@@ -149,7 +153,7 @@ def test_video_on_a_read_only_disk_gets_its_session_in_the_user_data_folder(fs: 
     [session] = (Path(os.environ["SAM2TUI_DATA_DIR"]) / "sessions").glob("*.sam2tui")
     assert str(session) in done.stderr
     with SessionStore.open(session) as store:
-        assert store.tracked_frames() == list(range(6))
+        assert tracked_frames(store) == list(range(6))
 
 
 # ---- the engine worker and the controller ----
@@ -177,7 +181,7 @@ def test_disk_fills_while_propagating_engine_fails_in_one_line_and_goes_on(fs: P
         filler.unlink()  # room again: the same session goes on
         assert ctl.propagate(Direction.FORWARD)
         rig.drain(timeout=30)
-        assert rig.store.tracked_frames() == list(range(60))
+        assert tracked_frames(rig.store) == list(range(60))
         assert ctl.notice == "propagated 60 frames"
     finally:
         rig.close()
@@ -227,15 +231,12 @@ async def test_app_export_onto_a_full_disk_says_why_and_keeps_the_previous_expor
 
     from sam2tui.tui.screens.annotate import AnnotateScreen
     from sam2tui.tui.screens.export import ExportScreen
-    from tests.fixtures_tui import app_rig, idle, settle
+    from tests.fixtures_tui import app_rig, click_object, idle, settle
 
     made = app_rig(tmp_path)
     try:
         async with made.app.run_test(size=(110, 40)) as pilot:
-            canvas = made.app.annotate.canvas
-            await settle(pilot, lambda: made.app.controller.model.ready)
-            await pilot.click(canvas, offset=(30, 14))
-            await idle(pilot, made)
+            await click_object(pilot, made, offset=(30, 14))
             await pilot.press("p")
             await idle(pilot, made)
             export_session(made.store, "coco", fs / "export" / "coco.json")  # the previous export
@@ -368,7 +369,7 @@ def full_track(tmp_path_factory: pytest.TempPathFactory) -> FullTrack:
     seen = snapshot(session)
     again = run(argv, SAM2TUI_TEST_TRACKER=SCRIPTED_TRACKER)
     with SessionStore.open(session) as store:
-        return FullTrack(session, full, seen, checked, again, store.tracked_frames(), stored(store))
+        return FullTrack(session, full, seen, checked, again, tracked_frames(store), stored(store))
 
 
 def test_track_whose_disk_fills_up_keeps_what_it_saved_and_the_next_run_goes_on(

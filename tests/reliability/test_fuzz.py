@@ -246,7 +246,6 @@ def read_everything(path: Path) -> None:
             for result in store.results():
                 with contextlib.suppress(ValueError):  # masks refuses a damaged mask (tested there)
                     masks.decode(result.rle)
-            store.tracked_frames()
             store.setting("review")
             History(store).undo()
     except SessionError as error:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from sam2tui.session.store import SessionStore
+from tests.fixtures_engine import tracked_frames
 from tests.reliability.helpers import (
     APP_FRAMES,
     SCRIPTED_TRACKER,
-    Tmux,
     assert_kept,
     exit_status,
     integrity,
@@ -26,14 +25,13 @@ from tests.reliability.helpers import (
     prompted_clip,
     result_count,
     snapshot,
+    start_app,
     stored,
     wait_for,
 )
+from tests.tmux_driver import Tmux, needs_tmux
 
-pytestmark = [
-    pytest.mark.tmux,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-]
+pytestmark = [pytest.mark.tmux, needs_tmux]
 
 HANGUP_LOGGED = re.compile(r"SIGHUP|hang ?up|terminal (closed|gone|lost)", re.IGNORECASE)
 
@@ -44,7 +42,7 @@ def log_file() -> Path:
 
 def test_hangup_while_propagating_saves_logs_and_exits(tmux: Tmux, tmp_path: Path) -> None:
     clip, session = prompted_clip(tmp_path)
-    tmux.start_app(tmp_path / "rc", [clip], SAM2TUI_TEST_TRACKER=SCRIPTED_TRACKER, SCRIPTED_DELAY="0.05")
+    start_app(tmux, tmp_path / "rc", [clip], SAM2TUI_TEST_TRACKER=SCRIPTED_TRACKER, SCRIPTED_DELAY="0.05")
     wait_for(lambda: result_count(session) >= 1, "the replayed prompt's mask", 60)
     pid = lock_holder(session)
     tmux.keys("p")
@@ -62,5 +60,5 @@ def test_hangup_while_propagating_saves_logs_and_exits(tmux: Tmux, tmp_path: Pat
     assert not session.with_name(session.name + ".lock").exists(), "the lock was not released"
     with SessionStore.open(session) as store:
         assert_kept(seen, stored(store))
-        frames = store.tracked_frames()
+        frames = tracked_frames(store)
     assert frames == list(range(len(frames))) and len(frames) <= APP_FRAMES

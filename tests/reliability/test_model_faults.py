@@ -17,7 +17,17 @@ from sam2tui.engine.tracker import EngineFailed, LoadModel, ModelSpec, Propagati
 from sam2tui.errors import CheckpointError
 from sam2tui.session.store import SessionStore
 from sam2tui.values import Direction
-from tests.fixtures_tui import EngineRig, app_rig, engine_rig, idle, screen_text, settle, write_clip_folder
+from tests.fixtures_engine import tracked_frames
+from tests.fixtures_tui import (
+    EngineRig,
+    app_rig,
+    click_object,
+    engine_rig,
+    idle,
+    screen_text,
+    settle,
+    write_clip_folder,
+)
 from tests.reliability.fault_tracker import FaultyTracker, fault
 from tests.reliability.helpers import (
     FAULTY_TRACKER,
@@ -62,12 +72,12 @@ def test_failure_mid_propagation_is_one_line_keeps_frames_and_the_engine_goes_on
     assert failure.command == "Propagate"
     assert not any(isinstance(e, PropagationDone) for e in events)
     assert ctl.notice == f"engine: {failure.message}" and not ctl.busy
-    assert rig.store.tracked_frames() == list(range(FAIL_AT))  # every frame before the failure is kept
+    assert tracked_frames(rig.store) == list(range(FAIL_AT))  # every frame before the failure is kept
     assert ctl.lane(1).states[FAIL_AT - 1] != ctl.lane(1).states[FAIL_AT]  # and shown
 
     assert ctl.propagate(Direction.FORWARD)  # usable: the next propagation runs to the end
     rig.drain()
-    assert rig.store.tracked_frames() == list(range(FRAMES))
+    assert tracked_frames(rig.store) == list(range(FRAMES))
     assert ctl.notice == f"propagated {FRAMES} frames"
 
 
@@ -102,20 +112,17 @@ async def test_app_shows_the_failure_and_propagates_again(tmp_path: Path, kind: 
     made = app_rig(tmp_path, FaultyTracker(FAIL_AT, fault(kind)))
     try:
         async with made.app.run_test(size=(100, 32)) as pilot:
-            canvas = made.app.annotate.canvas
-            await settle(pilot, lambda: made.app.controller.model.ready)
-            await pilot.click(canvas, offset=(30, 12))
-            await idle(pilot, made)
+            await click_object(pilot, made)
             await pilot.press("p")
             await settle(pilot, lambda: "engine:" in made.app.controller.notice)
             await idle(pilot, made)
             text = screen_text(made.app)
             assert expected_line(kind)[:40] in text, text  # the status bar says it
             assert made.app.is_running
-            assert made.store.tracked_frames() == list(range(FAIL_AT))  # the frames before the failure
+            assert tracked_frames(made.store) == list(range(FAIL_AT))  # the frames before the failure
             await pilot.press("p")
             await settle(pilot, lambda: "propagated" in made.app.controller.notice)
-            assert len(made.store.tracked_frames()) == made.app.controller.frame_count
+            assert len(tracked_frames(made.store)) == made.app.controller.frame_count
     finally:
         made.close()
 
@@ -146,7 +153,7 @@ def failed_track(tmp_path_factory: pytest.TempPathFactory) -> FailedTrack:
     kept = snapshot(session)
     again = run(argv, SAM2TUI_TEST_TRACKER=FAULTY_TRACKER, FAULT_AT=str(FRAMES + 1))
     with SessionStore.open(session) as store:
-        return FailedTrack(failed, kept, again, store.tracked_frames(), stored(store))
+        return FailedTrack(failed, kept, again, tracked_frames(store), stored(store))
 
 
 def test_track_out_of_memory_exits_1_keeps_frames_and_the_next_run_continues(

@@ -7,11 +7,9 @@ is never taken for an FFmpeg protocol, and the session stores the video's path r
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from sam2tui.export import FORMATS, export_session
 from sam2tui.session.store import SessionStore
 from sam2tui.video import VideoSource
 from tests.clipgen import make_clip
+from tests.file_server import FileServer
 from tests.fixtures_tui import write_clip_folder
 from tests.reliability.helpers import disc_results, one_error_line, run, sam2tui_argv, tree
 
@@ -91,40 +90,6 @@ def test_track_with_a_checkpoint_that_would_run_code_fails_and_runs_nothing(tmp_
 # ---- downloads ----
 
 
-class Server:
-    """A local HTTP server on `host` that serves `payload` at any path, or redirects to `redirect`."""
-
-    def __init__(self, host: str, payload: bytes = b"", redirect: str | None = None) -> None:
-        self.payload, self.redirect = payload, redirect
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                if server.redirect is not None:
-                    self.send_response(302)
-                    self.send_header("Location", server.redirect + self.path)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(server.payload)))
-                self.end_headers()
-                self.wfile.write(server.payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def good_checkpoint(tmp_path: Path) -> bytes:
     path = tmp_path / "good.pt"
@@ -133,8 +98,8 @@ def good_checkpoint(tmp_path: Path) -> bytes:
 
 
 @pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    made: list[Server] = []
+def servers() -> Iterator[list[FileServer]]:
+    made: list[FileServer] = []
     yield made
     for server in made:
         server.close()
@@ -145,9 +110,9 @@ def cached_files() -> list[str]:
 
 
 def test_plain_http_download_is_refused_before_connecting(
-    monkeypatch: pytest.MonkeyPatch, servers: list[Server], good_checkpoint: bytes
+    monkeypatch: pytest.MonkeyPatch, servers: list[FileServer], good_checkpoint: bytes
 ) -> None:
-    server = Server("127.0.0.1", good_checkpoint)
+    server = FileServer(good_checkpoint)
     servers.append(server)
     info = checkpoints.MODELS[MODEL]
     monkeypatch.setitem(
@@ -161,13 +126,13 @@ def test_plain_http_download_is_refused_before_connecting(
 
 
 def test_download_that_is_no_checkpoint_or_would_run_code_is_refused_and_not_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: list[Server]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: list[FileServer]
 ) -> None:
     marker = tmp_path / "PWNED"
     for payload in [p.read_bytes() for p in malicious_checkpoints(tmp_path, marker)] + [
         b"<html>captive portal"
     ]:
-        server = Server("127.0.0.1", payload)
+        server = FileServer(payload)
         servers.append(server)
         monkeypatch.setenv("SAM2TUI_CHECKPOINT_URL_BASE", server.url)
         with pytest.raises(CheckpointError) as refused:
@@ -178,10 +143,11 @@ def test_download_that_is_no_checkpoint_or_would_run_code_is_refused_and_not_kep
 
 
 def test_download_redirected_to_another_host_is_refused(
-    monkeypatch: pytest.MonkeyPatch, servers: list[Server], good_checkpoint: bytes
+    monkeypatch: pytest.MonkeyPatch, servers: list[FileServer], good_checkpoint: bytes
 ) -> None:
-    elsewhere = Server("127.0.0.2", good_checkpoint)  # another host (any 127/8 address is this machine)
-    configured = Server("127.0.0.1", redirect=elsewhere.url)
+    # Another host: any 127/8 address is this machine.
+    elsewhere = FileServer(good_checkpoint, host="127.0.0.2")
+    configured = FileServer(redirect=elsewhere.url)
     servers += [elsewhere, configured]
     monkeypatch.setenv("SAM2TUI_CHECKPOINT_URL_BASE", configured.url)
     with pytest.raises(CheckpointError):

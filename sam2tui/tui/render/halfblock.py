@@ -99,7 +99,3 @@ class HalfBlockPainter:
         if text:
             segments.append(Segment("".join(text), self._style(fg, bg)))
         return Strip(segments, len(row))
-
-    def strips(self, cells: np.ndarray) -> list[Strip]:
-        """All rows of `quantise(image)`."""
-        return [self.strip(row) for row in cells]

@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image
 from rich.color import Color
 from rich.color_triplet import ColorTriplet
-from rich.segment import ControlType, Segment
+from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
+from sam2tui.tui.viewport import Viewport
+
 PLACEHOLDER = "\U0010eeee"
 CHUNK = 4096
-_NO_STYLE = Style()
-_CONTROL = ((ControlType.CURSOR_FORWARD, 0),)
 
 # Row/column numbers as combining marks (kitty's rowcolumn-diacritics.txt, in order).
 _DIACRITICS = (
@@ -102,16 +104,6 @@ def transmit(image: np.ndarray, image_id: int, cols: int, rows: int) -> str:
     return "".join(out)
 
 
-def delete(image_id: int) -> str:
-    """Free the image and its placements in the terminal."""
-    return _command(f"a=d,d=I,i={image_id},q=2")
-
-
-def control_segment(commands: str) -> Segment:
-    """Commands as a zero-width segment (put it last on a line; Textual passes its text through)."""
-    return Segment(commands, _NO_STYLE, _CONTROL)
-
-
 @lru_cache(maxsize=8)
 def placeholder_rows(cols: int, rows: int, image_id: int, truecolor: bool) -> tuple[Strip, ...]:
     """The text rows that show the image: U+10EEEE cells, the first of each row with row and column marks."""
@@ -123,3 +115,40 @@ def placeholder_rows(cols: int, rows: int, image_id: int, truecolor: bool) -> tu
         Strip([Segment(PLACEHOLDER + _DIACRITICS[row] + _DIACRITICS[0] + rest, style)], cols)
         for row in range(rows)
     )
+
+
+class KittyEncoder(SharpEncoder):
+    """kitty graphics in Unicode placeholder cells; each encoder (one per canvas) has its own image id."""
+
+    name = "kitty"
+    _serials = itertools.count(1)
+
+    def __init__(self, cell_size: tuple[int, int]) -> None:
+        super().__init__(cell_size)
+        self._serial = next(KittyEncoder._serials)
+
+    def _image_id(self, cells: CanvasCells) -> int:
+        return image_id(self._serial, cells.truecolor)
+
+    def can_show(self, cells: CanvasCells) -> bool:
+        # The id needs a colour Textual sends as it is; the placeholders' diacritics number MAX_CELLS rows.
+        return cells.color_system in ("truecolor", "256") and max(cells.cols, cells.rows) <= MAX_CELLS
+
+    def image_size(self, cells: CanvasCells, view: Viewport) -> tuple[int, int]:
+        # kitty scales the image to its cells: no need to send more pixels than the video has there.
+        width, height = super().image_size(cells, view)
+        shrink = min(1.0, 1.0 / (view.scale[0] * self.cell_size[0]))
+        return max(1, round(width * shrink)), max(1, round(height * shrink))
+
+    def encode(self, rgb: np.ndarray, cells: CanvasCells) -> str:
+        """The commands that transmit the image and place it over the cells."""
+        return transmit(rgb, self._image_id(cells), cells.cols, cells.rows)
+
+    def rows_changed(self, cells: CanvasCells) -> range:
+        return range(cells.rows)  # every row becomes placeholders
+
+    def text_row(self, y: int, half_blocks: Strip, cells: CanvasCells) -> Strip:
+        return placeholder_rows(cells.cols, cells.rows, self._image_id(cells), cells.truecolor)[y]
+
+    def placed(self, image: str, origin: tuple[int, int]) -> str:
+        return image  # the placeholders say where

@@ -1,7 +1,8 @@
 """The main screen: frame canvas, timeline, objects, status, progress and footer; its keys are the app's verbs.
 
-The screen turns keys, clicks and engine events into controller calls and redraws what changed. It keeps no
-annotation state of its own (that is the controller's), only what it last drew. Frames are decoded on a
+The screen turns keys, clicks and engine events (posted to it by the app's engine worker) into controller
+calls and redraws what changed. It keeps no annotation state of its own (that is the controller's, the one
+writer of it), only what it last drew and the playback clock. Frames are decoded on a
 thread worker (only the newest request is decoded) while the canvas keeps showing the last frame.
 """
 
@@ -21,9 +22,9 @@ from textual.widgets import Footer, ProgressBar, Static
 
 from sam2tui.errors import VideoError
 from sam2tui.session.store import SessionStore
-from sam2tui.tui.compose import BoxLayer, MaskLayer, Overlay, PointLayer
-from sam2tui.tui.controller import AnnotationController, Change
-from sam2tui.tui.messages import FrameReady, ObjectPicked, SeekRequested
+from sam2tui.tui.compose import FILL_ALPHA, BoxLayer, MaskLayer, Overlay, PointLayer
+from sam2tui.tui.controller import AnnotationController, Change, Layer
+from sam2tui.tui.messages import EngineEvent, FrameReady, ObjectPicked, SeekRequested
 from sam2tui.tui.screens.confirm import ConfirmScreen
 from sam2tui.tui.screens.export import ExportDone, ExportScreen, default_export_folder
 from sam2tui.tui.screens.goto_frame import GotoFrameScreen
@@ -106,7 +107,7 @@ class AnnotateScreen(Screen[None]):
             "next_flag(True, False)",
             "next-flag",
             "Next flag",
-            "Next lost/doubtful frame of the object",
+            "Next stale/lost/doubtful frame of the object",
             show=True,
         ),
         _bind(
@@ -114,21 +115,21 @@ class AnnotateScreen(Screen[None]):
             "next_flag(False, False)",
             "previous-flag",
             "Prev flag",
-            "Previous lost/doubtful frame of the object",
+            "Previous stale/lost/doubtful frame of the object",
         ),
         _bind(
             "}",
             "next_flag(True, True)",
             "next-flag-any",
             "Next flag (all)",
-            "Next lost/doubtful frame, any object",
+            "Next stale/lost/doubtful frame, any object",
         ),
         _bind(
             "{",
             "next_flag(False, True)",
             "previous-flag-any",
             "Prev flag (all)",
-            "Previous lost/doubtful frame, any object",
+            "Previous stale/lost/doubtful frame, any object",
         ),
         _bind("u,ctrl+z", "undo", "undo", "Undo", show=True),
         _bind("ctrl+r,ctrl+y", "redo", "redo", "Redo"),
@@ -145,6 +146,7 @@ class AnnotateScreen(Screen[None]):
         store: SessionStore,
         render: str,
         caps: TermCaps | None = None,
+        mask_opacity: float = FILL_ALPHA,
     ) -> None:
         super().__init__(id="annotate")
         self.controller = controller
@@ -152,6 +154,7 @@ class AnnotateScreen(Screen[None]):
         self.store = store
         self.render_mode = render
         self.caps = caps
+        self.mask_opacity = mask_opacity  # of mask fills (settings.toml `mask_opacity`)
         self._image: tuple[int, np.ndarray] | None = None  # the newest decoded frame
         self._shown: tuple[int, object] | None = None  # what the canvas shows: (frame, overlay key)
         self._requested = -1
@@ -251,6 +254,7 @@ class AnnotateScreen(Screen[None]):
             pointer=view.pointer,
             flag=flag_text,
             hint="  ·  ".join(hints),
+            stale=ctl.stale_count(),
         )
 
     def _overlay(self, frame: int) -> Overlay:
@@ -275,7 +279,7 @@ class AnnotateScreen(Screen[None]):
             show_masks=view.show_masks,
             show_boxes=view.show_boxes,
             show_points=view.show_points,
-            mask_alpha=view.mask_opacity,
+            mask_alpha=self.mask_opacity,
         )
 
     def _draw(self) -> None:
@@ -310,8 +314,8 @@ class AnnotateScreen(Screen[None]):
 
     # ---- engine ----
 
-    def engine_changed(self, change: Change) -> None:
-        self.sync(change)
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.sync(self.controller.apply(message.event))
 
     # ---- mouse ----
 
@@ -330,7 +334,7 @@ class AnnotateScreen(Screen[None]):
     @on(FrameCanvas.PointerMoved)
     def _pointer_moved(self, message: FrameCanvas.PointerMoved) -> None:
         x, y = message.x, message.y
-        self.controller.view.pointer = None if x is None or y is None else (int(x), int(y))
+        self.controller.set_pointer(None if x is None or y is None else (int(x), int(y)))
         self.query_one(StatusBar).show(self._status())
 
     @on(SeekRequested)
@@ -375,13 +379,10 @@ class AnnotateScreen(Screen[None]):
             self._stop_playing()
             return
         ctl = self.controller
-        if ctl.view.frame >= ctl.frame_count - 1:
-            ctl.seek(0)
+        ctl.start_playing()
         fps = self.video.fps if self.video.fps > 0 else 25.0
         self._play_origin = (time.monotonic(), ctl.view.frame)
         self._play_timer = self.set_interval(1 / fps, self._play_tick)
-        ctl.view.playing = True
-        ctl.notice = "playing (space pauses)"
         self.sync()
 
     def _play_tick(self) -> None:
@@ -401,12 +402,10 @@ class AnnotateScreen(Screen[None]):
         if self._play_timer is not None:
             self._play_timer.stop()
             self._play_timer = None
-            self.controller.view.playing = False
-            self.controller.notice = ""
+            self.controller.stop_playing()
 
     def action_toggle_label(self) -> None:
-        positive = self.controller.toggle_label()
-        self.controller.notice = f"left clicks are {'positive' if positive else 'negative'} points"
+        self.controller.toggle_label()
         self.sync()
 
     def action_select_object(self, obj_id: int) -> None:
@@ -440,10 +439,8 @@ class AnnotateScreen(Screen[None]):
                 ctl.remove_object(obj.obj_id)
                 self.sync()
 
-        if obj is None:
-            ctl.notice = "no object selected"
-        elif ctl.busy:
-            ctl.remove_object(obj.obj_id)  # refuses while propagating and says why
+        if obj is None or ctl.busy:
+            ctl.remove_object(obj.obj_id if obj else None)  # refuses and says why
         else:
             question = f"Remove object {obj.obj_id} ({obj.name}) with its masks?"
             self.app.push_screen(ConfirmScreen(question), remove)
@@ -480,17 +477,14 @@ class AnnotateScreen(Screen[None]):
         self.controller.redo()
         self.sync()
 
-    def action_toggle_layer(self, layer: str) -> None:
-        view = self.controller.view
-        name = f"show_{layer}"
-        setattr(view, name, not getattr(view, name))
-        self.controller.notice = f"{layer} {'shown' if getattr(view, name) else 'hidden'}"
+    def action_toggle_layer(self, layer: Layer) -> None:
+        self.controller.toggle_layer(layer)
         self.sync()
 
     def action_export(self) -> None:
         def done(result: ExportDone | None) -> None:
             if result is not None:
-                self.controller.notice = f"exported {len(result.written)} files to {result.folder}"
+                self.controller.note_export(len(result.written), result.folder)
                 self.sync()
 
         folder = default_export_folder(self.video.path)

@@ -1,11 +1,13 @@
-"""`e`: choose formats, frames, objects and a folder; the export runs in a thread with a progress bar."""
+"""`e`: choose formats, frames, objects and a folder; the export runs in a thread with a progress bar.
+
+The dialog shows how many (frame, object) pairs of the choice are in each label state before writing, and
+exports stale frames only when its checkbox asks for them (docs/formats.md, "What is written")."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,9 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
 from sam2tui.errors import Sam2TuiError
-from sam2tui.export import FORMATS, REGISTRY, ExportOptions, export_session
+from sam2tui.export import FORMATS, ExportOptions, export_to_folder
+from sam2tui.export._selection import chosen_counts
+from sam2tui.session.states import label_states
 from sam2tui.session.store import SessionStore
-from sam2tui.values import TrackedObject
+from sam2tui.values import LabelState, TrackedObject
 from sam2tui.video import VideoSource
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress updates sent to the UI thread
@@ -31,40 +35,17 @@ class ExportRequest:
     folder: Path
     options: ExportOptions
 
-    def targets(self) -> list[tuple[str, Path]]:
-        """Each format's target inside the folder (coco.json, mot/, yolo/, ...)."""
-        return [(fmt, self.folder / REGISTRY[fmt].default_name) for fmt in self.formats]
-
 
 def default_export_folder(video_path: Path) -> Path:
     """`<video stem>_export/` beside the video (or frame folder)."""
     return video_path.parent / f"{video_path.stem}_export"
 
 
-def run_export(
-    store: SessionStore,
-    video: VideoSource,
-    request: ExportRequest,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> list[Path]:
-    """Write every chosen format; `progress(fmt, done, total)` is called as it goes. Raises Sam2TuiError."""
-    written: list[Path] = []
-    for fmt, target in request.targets():
-        written += export_session(
-            store,
-            fmt,
-            target,
-            video=video if REGISTRY[fmt].needs_video else None,
-            options=request.options,
-            progress=None if progress is None else partial(progress, fmt),
-        )
-    return written
-
-
 @dataclass(frozen=True)
 class ExportDone:
     folder: Path
     written: list[Path]
+    stale: int = 0  # stale frames written (on request)
 
 
 class ExportScreen(ModalScreen[ExportDone | None]):
@@ -80,6 +61,7 @@ class ExportScreen(ModalScreen[ExportDone | None]):
         self.folder = folder
         self.running = False
         self._last_progress = 0.0
+        self.states = label_states(store, len(video))  # for the counts; the export reads the session anew
 
     def compose(self) -> ComposeResult:
         last = len(self.video) - 1
@@ -100,6 +82,9 @@ class ExportScreen(ModalScreen[ExportDone | None]):
                     yield Checkbox(
                         f"{obj.obj_id} {obj.name} ({obj.class_name})", True, id=f"object-{obj.obj_id}"
                     )
+            with Horizontal(classes="states"):
+                yield Static("", id="export-counts")
+                yield Checkbox("include stale frames", False, id="include-stale")
             yield Label("Folder")
             yield Input(str(self.folder), id="export-folder")
             yield ProgressBar(id="export-progress", show_eta=False)
@@ -110,6 +95,32 @@ class ExportScreen(ModalScreen[ExportDone | None]):
 
     def on_mount(self) -> None:
         self.query_one("#export", Button).focus()
+        self.show_counts()
+
+    def on_checkbox_changed(self) -> None:
+        self.show_counts()
+
+    def on_input_changed(self) -> None:
+        self.show_counts()
+
+    def show_counts(self) -> None:
+        """The chosen (frame, object) pairs per label state, and which of them the export writes."""
+        try:
+            options = self.options()
+        except ValueError as error:
+            self.query_one("#export-counts", Static).update(str(error))
+            return
+        counts = chosen_counts(self.states, len(self.video), options)
+        stale = counts[LabelState.STALE]
+        checkbox = self.query_one("#include-stale", Checkbox)
+        checkbox.disabled = not stale
+        checkbox.label = (
+            f"include {stale} stale frame{'s' if stale != 1 else ''}" if stale else "no stale frames"
+        )
+        written = "prompted, current, absent" + (", stale" if stale and options.include_stale else "")
+        self.query_one("#export-counts", Static).update(
+            f"Frames, per object: {counts.describe() or 'none'}\nWrites {written}; skips untracked"
+        )
 
     # ---- the request ----
 
@@ -118,6 +129,14 @@ class ExportScreen(ModalScreen[ExportDone | None]):
         formats = tuple(fmt for fmt in FORMATS if self.query_one(f"#format-{fmt}", Checkbox).value)
         if not formats:
             raise ValueError("choose at least one format")
+        options = self.options()
+        folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
+        if not str(folder):
+            raise ValueError("name a folder")
+        return ExportRequest(formats, folder, options)
+
+    def options(self) -> ExportOptions:
+        """The frames, objects and stale choice of the form; ValueError with a one-line reason."""
         try:
             first, last, every = (
                 int(self.query_one(f"#frame-{name}", Input).value) for name in ("first", "last", "every")
@@ -131,14 +150,13 @@ class ExportScreen(ModalScreen[ExportDone | None]):
         )
         if self.objects and not chosen:
             raise ValueError("choose at least one object")
-        folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
-        if not str(folder):
-            raise ValueError("name a folder")
         everything = chosen == {o.obj_id for o in self.objects}
-        options = ExportOptions(
-            frames=range(first, last + 1), obj_ids=None if everything else chosen, every=every
+        return ExportOptions(
+            frames=range(first, last + 1),
+            obj_ids=None if everything else chosen,
+            every=every,
+            include_stale=self.query_one("#include-stale", Checkbox).value,
         )
-        return ExportRequest(formats, folder, options)
 
     # ---- running ----
 
@@ -168,11 +186,20 @@ class ExportScreen(ModalScreen[ExportDone | None]):
     @work(thread=True, exclusive=True, group="export")
     def export(self, request: ExportRequest) -> None:
         try:
-            written = run_export(self.store, self.video, request, self._report)
+            exported = export_to_folder(
+                self.store,
+                request.formats,
+                request.folder,
+                video=self.video,
+                options=request.options,
+                progress=self._report,
+            )
         except (Sam2TuiError, OSError) as error:
             self.app.call_from_thread(self._failed, str(error))
             return
-        self.app.call_from_thread(self.dismiss, ExportDone(request.folder, written))
+        written = [path for done in exported for path in done.paths]
+        stale = exported[0].stale if exported else 0
+        self.app.call_from_thread(self.dismiss, ExportDone(request.folder, written, stale))
 
     def _report(self, fmt: str, done: int, total: int) -> None:
         """Called on the export thread; forwards at most every PROGRESS_INTERVAL seconds (and the last)."""

@@ -11,14 +11,23 @@ pointer, a crosshair that moves one canvas pixel per arrow/hjkl press and places
 stands, posting the same messages as the mouse. Its keys are only active while it is shown, so otherwise
 arrows, hjkl and escape reach the screen (frame navigation, cancel).
 
-`make_canvas` picks this widget or a sharp one (Sixel / kitty graphics, `sharp_image.py`) that shows the
-same picture and geometry, with graphics once the frame stops changing.
+Sharp view (Sixel / kitty graphics, `make_canvas` gives the canvas an encoder, render/sharp.py): every
+`show()` paints half blocks at once; after `IDLE_DELAY` without a change, a thread worker composes the same
+picture at the encoder's pixel size and encodes it, and the canvas swaps it in if the picture is still
+current. One encode runs at a time; a request made meanwhile waits for it and only the newest survives. Both
+views show the same letterboxed picture, so `Viewport.to_frame` holds for both. The canvas has no children:
+textual-image's SixelImage replaced its child widget per image and clicks arriving meanwhile were lost
+(docs/architecture.md, "Terminal facts").
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import logging
 import math
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -29,11 +38,16 @@ from textual.cache import LRUCache
 from textual.filter import ANSIToTruecolor, LineFilter
 from textual.geometry import Region
 from textual.message import Message
+from textual.screen import Screen
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from sam2tui.tui.compose import Overlay, compose
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
+from sam2tui.tui.render.kitty import KittyEncoder
+from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
+from sam2tui.tui.render.sixel import SixelEncoder
 from sam2tui.tui.termcaps import RENDERERS, TermCaps
 from sam2tui.tui.viewport import Viewport
 from sam2tui.values import BoxCorners
@@ -44,7 +58,12 @@ PAN_STEP = 0.1  # fraction of the visible region per key press
 MIN_DRAG = 3.0  # canvas pixels a left drag must span (either axis) to be a box rather than a click
 POINTER_JUMP = 8  # canvas pixels per shifted pointer key (H/J/K/L)
 CACHED_PICTURES = 32
+IDLE_DELAY = 0.15  # seconds without a change before the sharp image is made
+CACHED_IMAGES = 4
+SHARP_ENCODERS: dict[str, type[SharpEncoder]] = {kind.name: kind for kind in (SixelEncoder, KittyEncoder)}
 LEFT, RIGHT = 1, 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -53,6 +72,27 @@ class _Picture:
 
     cells: np.ndarray  # (rows, cols, 2) packed colours of the upper and lower pixel of each cell
     strips: list[Strip | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    """What to encode: everything the worker needs, captured on the UI thread."""
+
+    key: tuple[object, ...]
+    encoder: SharpEncoder
+    image: np.ndarray
+    overlay: Overlay
+    view: Viewport
+    size: tuple[int, int]  # pixels of the encoded image
+    cells: CanvasCells
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sharp:
+    """The sharp image on screen: what it shows (`_sharp_key`) and its encoded sequences."""
+
+    key: tuple[object, ...]
+    data: str
 
 
 def canvas_point(x: float, y: float, precise: bool) -> tuple[float, float]:
@@ -212,19 +252,14 @@ class FrameCanvas(Widget, can_focus=True):
         def control(self) -> FrameCanvas:
             return self.canvas
 
-    class ViewChanged(Message):
-        """Zoom or pan changed (for a zoom indicator)."""
-
-        def __init__(self, canvas: FrameCanvas, viewport: Viewport) -> None:
-            super().__init__()
-            self.canvas = canvas
-            self.viewport = viewport
-
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
-
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        encoder: SharpEncoder | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._frame_index = -1
         self._image: np.ndarray | None = None
@@ -241,13 +276,35 @@ class FrameCanvas(Widget, can_focus=True):
         self._rubber_band: BoxCorners | None = None
         self._crosshair: tuple[float, float] | None = None  # the keyboard pointer (video pixels); None: off
         self._anchor: tuple[float, float] | None = None  # a box corner placed with the keyboard pointer
+        self._encoder = encoder  # None: half blocks only
+        self._sharp: _Sharp | None = None  # the sharp image the rows show
+        self._still_timer: Timer | None = None
+        self._changed_at = 0.0  # monotonic time of the last picture change
+        self._encoding = False  # a worker is encoding (one at a time)
+        self._waiting: _Request | None = None  # the newest request made meanwhile
+        self._images: LRUCache[tuple[object, ...], str] = LRUCache(CACHED_IMAGES)
 
     # -- public API -------------------------------------------------------------------------------------------
 
     @property
     def renderer(self) -> str:
-        """How frames reach the terminal: "halfblock" here, "sixel" or "kitty" for the sharp canvas."""
-        return "halfblock"
+        """How still frames reach the terminal: "halfblock", or the encoder's name ("sixel", "kitty")."""
+        return "halfblock" if self._encoder is None else self._encoder.name
+
+    @property
+    def encoder(self) -> SharpEncoder | None:
+        return self._encoder
+
+    def set_encoder(self, encoder: SharpEncoder | None) -> None:
+        """Show still frames with `encoder` from now on (None: half blocks only)."""
+        if encoder is self._encoder:
+            return
+        self._encoder = encoder
+        if self._sharp is not None:
+            self._drop_sharp()
+        # An encode in flight is the old encoder's (its key differs): wait for stillness afresh.
+        self._changed_at = time.monotonic()
+        self._restart_still_timer()
 
     @property
     def viewport(self) -> Viewport | None:
@@ -271,19 +328,6 @@ class FrameCanvas(Widget, can_focus=True):
         self._frame_index, self._image, self._overlay = frame_index, image, overlay
         self._update_picture()
 
-    def clear_cache(self) -> None:
-        """Forget cached pictures (when frame `frame_index` may now have other pixels)."""
-        self._pictures.clear()
-
-    def set_viewport(self, view: Viewport) -> None:
-        """Set zoom and centre (e.g. restored from settings); the canvas size stays the canvas's own."""
-        size = self._canvas_size()
-        if size is not None:
-            view = view.resized(*size)
-        self._view = view
-        self._update_picture()
-        self.post_message(self.ViewChanged(self, view))
-
     # -- picture ----------------------------------------------------------------------------------------------
 
     def _canvas_size(self) -> tuple[int, int] | None:
@@ -299,6 +343,20 @@ class FrameCanvas(Widget, can_focus=True):
         return dataclasses.replace(self._overlay, rubber_band=band, crosshair=self._crosshair)
 
     def _update_picture(self) -> None:
+        """Show the current state: half blocks now, and with an encoder the sharp image once it stays still."""
+        before = self._sharp_key()
+        self._compose_picture()
+        key = self._sharp_key()
+        if key is None:
+            return
+        if key == before and (self._sharp is not None or self._still_timer is not None or self._encoding):
+            return  # the same picture shown again (e.g. after an engine event): keep what is on its way
+        if self._sharp is not None and self._sharp.key != key:
+            self._drop_sharp()
+        self._changed_at = time.monotonic()
+        self._restart_still_timer()
+
+    def _compose_picture(self) -> None:
         """Compose the current state (or take it from the cache) and mark the cells that changed."""
         size = self._canvas_size()
         if self._image is None or size is None:
@@ -339,6 +397,14 @@ class FrameCanvas(Widget, can_focus=True):
         self.refresh(*regions)
 
     def render_line(self, y: int) -> Strip:
+        strip = self._half_block_line(y)
+        sharp, encoder = self._sharp, self._encoder
+        if sharp is None or encoder is None or not self.screen.is_active:
+            return strip
+        region = self.content_region
+        return encoder.line(y, strip, sharp.data, self._cells(), (region.x, region.y))
+
+    def _half_block_line(self, y: int) -> Strip:
         picture = self._picture
         if picture is None or y >= len(picture.strips):
             return Strip.blank(self.size.width, self.rich_style)
@@ -356,6 +422,118 @@ class FrameCanvas(Widget, can_focus=True):
         self._shown = None
         self._update_picture()
 
+    # -- sharp image ------------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.app.screen_change_signal.subscribe(self, self._on_screen_change)
+
+    def _cells(self) -> CanvasCells:
+        cols, rows = self.content_size
+        return CanvasCells(cols, rows, self.app.console.color_system)
+
+    def _sharp_key(self) -> tuple[object, ...] | None:
+        """What a sharp image of the current state shows; None without an encoder (or an app to ask about
+        colours)."""
+        if self._encoder is None or not self.is_mounted:
+            return None
+        return (self._encoder, self._picture_key, self._cells())
+
+    def _restart_still_timer(self, delay: float = IDLE_DELAY) -> None:
+        if self._still_timer is not None:
+            self._still_timer.stop()
+        self._still_timer = self.set_timer(delay, self._request_sharp) if self.is_mounted else None
+
+    def _on_screen_change(self, screen: Screen[object]) -> None:
+        if self._encoder is None or not self.is_attached:
+            return
+        if screen is self.screen:
+            self._restart_still_timer()
+        elif self._sharp is not None:
+            self._drop_sharp()  # graphics would be drawn over the dialog
+
+    def _drop_sharp(self) -> None:
+        """Back to half blocks: repaint every cell (the terminal shows graphics over or instead of them)."""
+        self._sharp = None
+        self.refresh()
+
+    def _can_show_sharp(self) -> bool:
+        if self._encoder is None or self._picture is None or self._image is None or self._view is None:
+            return False
+        if not self.screen.is_active:
+            return False
+        return self._encoder.can_show(self._cells())
+
+    def _request_sharp(self) -> None:
+        self._still_timer = None
+        still_for = time.monotonic() - self._changed_at
+        if still_for < IDLE_DELAY:  # a busy event loop ran the timer late, after newer frames
+            self._restart_still_timer(IDLE_DELAY - still_for)
+            return
+        if not self._can_show_sharp():
+            return
+        key = self._sharp_key()
+        assert key is not None and self._encoder is not None
+        if self._sharp is not None and self._sharp.key == key:
+            return
+        cached = self._images.get(key)
+        if cached is not None:
+            self._show_sharp(_Sharp(key, cached))
+            return
+        assert self._image is not None and self._view is not None
+        cells = self._cells()
+        request = _Request(
+            key,
+            self._encoder,
+            self._image,
+            self._effective_overlay(),
+            self._view,
+            self._encoder.image_size(cells, self._view),
+            cells,
+        )
+        if self._encoding:
+            self._waiting = request
+            return
+        self._start(request)
+
+    def _start(self, request: _Request) -> None:
+        self._encoding = True
+        self.run_worker(
+            functools.partial(self._encode, request),
+            name="sharp image",
+            group="sharp-image",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _encode(self, request: _Request) -> None:
+        """Runs in a worker thread: compose at pixel size and encode; hands the result to the UI thread."""
+        data: str | None
+        try:
+            rgb = compose(request.image, request.overlay, request.view, *request.size)
+            data = request.encoder.encode(rgb, request.cells)
+        except Exception:  # a failed encode leaves the half-block picture; never the app
+            log.exception("encoding the %s image failed", request.encoder.name)
+            data = None
+        with contextlib.suppress(RuntimeError):  # the app is closing
+            self.app.call_from_thread(self._encoded, request.key, data)
+
+    def _encoded(self, key: tuple[object, ...], data: str | None) -> None:
+        self._encoding = False
+        if data is not None:
+            self._images.set(key, data)
+            if key == self._sharp_key() and self._can_show_sharp():
+                self._show_sharp(_Sharp(key, data))
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and waiting.key == self._sharp_key() and waiting.key != key:
+            self._start(waiting)
+
+    def _show_sharp(self, sharp: _Sharp) -> None:
+        assert self._encoder is not None
+        self._sharp = sharp
+        cells = self._cells()
+        rows = self._encoder.rows_changed(cells)
+        self.refresh(Region(0, rows.start, cells.cols, len(rows)))
+
     # -- view -------------------------------------------------------------------------------------------------
 
     def _change_view(self, view: Viewport) -> None:
@@ -365,7 +543,6 @@ class FrameCanvas(Widget, can_focus=True):
         if self._crosshair is not None:  # a pan must not leave the keyboard pointer off screen
             self._set_crosshair(*self._crosshair)
         self._update_picture()
-        self.post_message(self.ViewChanged(self, view))
 
     def _zoom_anchor(self) -> tuple[float, float] | None:
         """Keys zoom about the keyboard pointer when it is on, else about the mouse pointer while it is over
@@ -588,9 +765,7 @@ def make_canvas(
     """
     if render == "halfblock":
         return FrameCanvas(name=name, id=id, classes=classes)
-    if render in ("sixel", "kitty"):
-        from sam2tui.tui.widgets.sharp_image import SharpFrameCanvas
-
+    if render in SHARP_ENCODERS:
         cell_size = caps.cell_size if caps is not None and caps.cell_size is not None else (10, 20)
-        return SharpFrameCanvas(render, cell_size, name=name, id=id, classes=classes)
+        return FrameCanvas(encoder=SHARP_ENCODERS[render](cell_size), name=name, id=id, classes=classes)
     raise ValueError(f"unknown renderer {render!r}; expected one of {', '.join(RENDERERS)}")

@@ -1,5 +1,6 @@
 """Two lines under the timeline: where you are, what a click does and why this frame is flagged; then the
-model, the renderer and the latest notice (a pending correction, why a key was refused, ...)."""
+model, the renderer, how many frames are stale and the latest notice (a pending correction, why a key was
+refused, ...)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class StatusInfo:
     pointer: tuple[int, int] | None
     flag: str = ""  # why the frame is flagged, for the selected object (or another)
     hint: str = ""  # the latest notice and the pending correction
+    stale: int = 0  # (frame, object) pairs tracked from prompts that changed since
 
 
 class StatusBar(Widget):
@@ -59,6 +61,8 @@ class StatusBar(Widget):
         if info.flag:
             first.append_text(Text.assemble(sep, (f"⚑ {info.flag}", flag)))
         second = Text.assemble((info.model, ""), sep, (info.renderer, ""))
+        if info.stale:
+            second.append_text(Text.assemble(sep, (f"{info.stale} stale", flag)))
         if info.hint:
             second.append_text(Text.assemble(sep, (info.hint, "")))
         return Text("\n", no_wrap=True, overflow="ellipsis").join([first, second])

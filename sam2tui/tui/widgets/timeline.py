@@ -1,10 +1,11 @@
 """The timeline under the frame: a ruler with the current-frame cursor, then one lane per object.
 
-A lane shows, per frame, whether the object is untracked, present, doubtful or lost, and where it was
-prompted. A short video is stretched over the whole lane (a frame spans one or more cells); when the video
-has more frames than the lane has cells, each cell stands for a run of frames and shows the worst state
-among them (lost > doubtful > present > untracked). Clicking seeks to the cell's
-first frame (and picks the lane's object).
+A lane shows, per frame, where the object was prompted (◆), said absent (◇), and whether a tracked frame
+is present, doubtful, lost, or stale (▒: tracked from prompts that changed since), or untracked (·). A
+short video is stretched over the whole lane (a frame spans one or more cells); when the video has more
+frames than the lane has cells, each cell stands for a run of frames and shows, after prompts and absent
+marks, the worst state among them (stale > lost > doubtful > present > untracked). Clicking seeks to the
+cell's first frame (and picks the lane's object).
 """
 
 from __future__ import annotations
@@ -19,23 +20,27 @@ from textual import events
 from textual.strip import Strip
 from textual.widget import Widget
 
+from sam2tui.session.lanes import Lane
 from sam2tui.session.review import FrameState
 from sam2tui.tui.messages import SeekRequested
-from sam2tui.tui.state import Lane
-from sam2tui.values import Color, TrackedObject
+from sam2tui.values import Color, LabelState, TrackedObject
 
 LABEL_WIDTH = 4  # " 12 " before each lane
 MAX_LANES = 8
 
-# Worse states win when a cell covers several frames.
+# Worse states win when a cell covers several frames; a stale frame is shown stale whatever its review.
 SEVERITY = {FrameState.UNTRACKED: 0, FrameState.PRESENT: 1, FrameState.DOUBTFUL: 2, FrameState.LOST: 3}
+STALE_SEVERITY = 4
 GLYPHS = {FrameState.UNTRACKED: "·", FrameState.PRESENT: "█", FrameState.DOUBTFUL: "?", FrameState.LOST: "✕"}
 PROMPT_GLYPH = "◆"
+ABSENT_GLYPH = "◇"
+STALE_GLYPH = "▒"
 CURSOR_GLYPH = "▼"
 
 DIM = Style(color="grey42")
 DOUBTFUL = Style(color="black", bgcolor="#d7af00", bold=True)
 LOST = Style(color="white", bgcolor="#af0000", bold=True)
+STALE = Style(color="grey70", bgcolor="grey30")
 RULER = Style(color="grey70")
 CURSOR = Style(color="white", bold=True)
 CURSOR_CELL = Style(reverse=True)
@@ -74,14 +79,26 @@ def cursor_cells(frame: int, frame_count: int, cells: int) -> range:
     return range(cell, cell + 1)
 
 
+def _severity(lane: LaneData, frame: int) -> int:
+    if lane.lane.labels[frame] is LabelState.STALE:
+        return STALE_SEVERITY
+    return SEVERITY[lane.lane.states[frame]]
+
+
 def lane_cells(lane: LaneData, ranges: Sequence[range]) -> list[tuple[str, Style]]:
-    """One (glyph, style) per cell: the worst state of its frames; a prompt marker where one was prompted."""
+    """One (glyph, style) per cell: a prompt marker where one was prompted, else an absent mark where the
+    user said "not here", else the worst state of its frames."""
     cells = []
+    labels = lane.lane.labels
     for frames in ranges:
-        worst = max((lane.lane.states[f] for f in frames), key=SEVERITY.__getitem__)
-        prompted = any(f in lane.lane.prompted for f in frames)
-        if prompted:
+        worst_frame = max(frames, key=lambda f: _severity(lane, f))
+        worst = lane.lane.states[worst_frame]
+        if any(labels[f] is LabelState.PROMPTED for f in frames):
             cells.append((PROMPT_GLYPH, _colour_style(lane.obj.color, True)))
+        elif any(labels[f] is LabelState.ABSENT for f in frames):
+            cells.append((ABSENT_GLYPH, _colour_style(lane.obj.color, False)))
+        elif labels[worst_frame] is LabelState.STALE:
+            cells.append((STALE_GLYPH, STALE))
         elif worst is FrameState.PRESENT:
             cells.append((GLYPHS[worst], _colour_style(lane.obj.color, False)))
         elif worst is FrameState.DOUBTFUL:
