@@ -71,7 +71,7 @@ def bench_tracker(_spec: object = None, progress: Callable[[str, float | None], 
     import numpy as np
 
     from sam2tui.values import POSITIVE, FramePrompt
-    from tests.scripted_tracker import ScriptedTracker
+    from tests.scripted_tracker import ScriptedTracker, folded
 
     delay = float(os.environ.get(LOAD_DELAY_ENV) or 0)
     if delay:
@@ -81,11 +81,12 @@ def bench_tracker(_spec: object = None, progress: Callable[[str, float | None], 
 
     class QuickDiskTracker(ScriptedTracker):
         def mask(self, prompt: FramePrompt, offset: int) -> np.ndarray:
-            if prompt.box is not None or any(label != POSITIVE for label in prompt.labels):
+            box, points, labels = folded(prompt)
+            if box is not None or any(label != POSITIVE for label in labels):
                 return super().mask(prompt, offset)
             height, width = self.size
-            cx = float(np.mean([p[0] for p in prompt.points])) + self.drift[0] * offset
-            cy = float(np.mean([p[1] for p in prompt.points])) + self.drift[1] * offset
+            cx = float(np.mean([p[0] for p in points])) + self.drift[0] * offset
+            cy = float(np.mean([p[1] for p in points])) + self.drift[1] * offset
             r = self.radius
             x0, x1 = max(0, int(cx - r)), min(width, int(cx + r) + 2)
             y0, y1 = max(0, int(cy - r)), min(height, int(cy + r) + 2)

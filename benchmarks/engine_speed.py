@@ -57,7 +57,7 @@ def run_ours(config: dict[str, Any]) -> dict[str, Any]:
     from sam2tui.engine import sam2_tracker
     from sam2tui.engine.tracker import ModelSpec
     from sam2tui.session.store import SessionStore
-    from sam2tui.values import Direction, FramePrompt
+    from sam2tui.values import Direction, FramePrompt, Prompt
     from sam2tui.video import VideoSource
 
     spec = ModelSpec(config["model"], Path(config["checkpoint"]), config["device"], config["image_size"])
@@ -89,7 +89,7 @@ def run_ours(config: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
         tracker.start(video)
         for obj_id, (x, y) in enumerate(prompt_points(video.width, video.height, config["objects"]), 1):
-            tracker.set_prompt(FramePrompt(0, obj_id, points=((x, y),), labels=(1,)))
+            tracker.set_prompt(FramePrompt(0, obj_id, (Prompt.click(0, obj_id, x, y),)))
         prompted = time.perf_counter()
         frames = 0
         for results in tracker.propagate(0, Direction.FORWARD):

@@ -98,42 +98,55 @@ class Prompt:
 
 @dataclass(frozen=True)
 class FramePrompt:
-    """Everything prompted for one object on one frame, as the engine applies it.
+    """Everything prompted for one object on one frame, in the order the user made it.
 
-    A mask, if any, is applied first (the latest mask wins); then the points and the latest box
-    refine it in one call (SAM 2 takes all of a frame's clicks together).
+    The engine applies the steps one at a time, as SAM 2's interactive loop does: each click refines the
+    mask so far (all clicks since the last box or mask, plus the previous mask logits). A mask replaces
+    everything before it on its frame, so `steps` starts at the latest mask, if any.
     """
 
     frame: int
     obj_id: int
-    points: tuple[tuple[float, float], ...] = ()
-    labels: tuple[int, ...] = ()
-    box: BoxCorners | None = None
-    mask: Rle | None = None
+    steps: tuple[Prompt, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not self.points and self.box is None and self.mask is None
+        return not self.steps
+
+    @property
+    def final_mask(self) -> Rle | None:
+        """The mask the steps end with (the user's label on this frame), else None."""
+        if self.steps and self.steps[-1].kind is PromptKind.MASK:
+            return self.steps[-1].mask
+        return None
+
+    @property
+    def is_absent(self) -> bool:
+        """The steps end in an empty mask: the user said the object is not on this frame."""
+        mask = self.final_mask
+        return mask is not None and _rle_is_empty(mask)
 
     @classmethod
     def collect(cls, frame: int, obj_id: int, prompts: Iterable[Prompt]) -> FramePrompt:
-        """Fold the prompts of one (frame, object), in the order they were made."""
-        points: list[tuple[float, float]] = []
-        labels: list[int] = []
-        box: BoxCorners | None = None
-        mask: Rle | None = None
+        """The prompts of one (frame, object), in the order they were made."""
+        steps: list[Prompt] = []
         for p in prompts:
             if p.frame != frame or p.obj_id != obj_id:
                 continue
-            if p.kind is PromptKind.POINT and p.point is not None and p.label is not None:
-                points.append(p.point)
-                labels.append(p.label)
-            elif p.kind is PromptKind.BOX:
-                box = p.box
-            elif p.kind is PromptKind.MASK:
-                # A new mask replaces everything prompted before it on this frame.
-                mask, points, labels, box = p.mask, [], [], None
-        return cls(frame, obj_id, tuple(points), tuple(labels), box, mask)
+            if p.kind is PromptKind.MASK:
+                steps.clear()  # a new mask replaces everything prompted before it on this frame
+            steps.append(p)
+        return cls(frame, obj_id, tuple(steps))
+
+
+def _rle_is_empty(rle: Rle) -> bool:
+    """Whether a COCO RLE as pycocotools writes it (no zero-length runs but a leading one) is all background:
+    one run at most. Compressed counts spend 6-bit characters per run, 0x20 marking "more follow"."""
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        return not any(counts[1::2])
+    text = counts.decode() if isinstance(counts, bytes) else str(counts)
+    return sum(1 for ch in text if not (ord(ch) - 48) & 0x20) <= 1
 
 
 @dataclass(frozen=True)

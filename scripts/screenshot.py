@@ -44,7 +44,7 @@ from sam2tui.session.store import SessionStore  # noqa: E402
 from sam2tui.tui.app import Sam2TuiApp  # noqa: E402
 from sam2tui.values import POSITIVE, BoxCorners, FramePrompt, Rle  # noqa: E402
 from sam2tui.video import VideoSource  # noqa: E402
-from tests.scripted_tracker import ScriptedTracker  # noqa: E402
+from tests.scripted_tracker import ScriptedTracker, folded  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("make_sample_clip", REPO / "scripts" / "make_sample_clip.py")
 assert _spec is not None and _spec.loader is not None
@@ -101,10 +101,11 @@ class SceneTracker(ScriptedTracker):
 
     def picked(self, prompt: FramePrompt) -> int:
         masks = [decode(rle) for rle in self.scene[prompt.frame]]
-        if prompt.box is not None:
-            x0, y0, x1, y1 = (round(v) for v in prompt.box)
+        box, clicks, labels = folded(prompt)
+        if box is not None:
+            x0, y0, x1, y1 = (round(v) for v in box)
             return int(np.argmax([mask[y0:y1, x0:x1].sum() for mask in masks]))
-        points = [p for p, label in zip(prompt.points, prompt.labels, strict=True) if label == POSITIVE]
+        points = [p for p, label in zip(clicks, labels, strict=True) if label == POSITIVE]
         x, y = (round(v) for v in np.mean(points, axis=0))
         return next(index for index, mask in enumerate(masks) if mask[y, x])
 

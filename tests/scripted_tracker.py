@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from sam2tui.engine.tracker import CancelToken, result_from_mask
-from sam2tui.values import POSITIVE, Direction, FramePrompt, FrameResult
+from sam2tui.engine.tracker import CancelToken, CommittedReader, result_from_mask
+from sam2tui.values import POSITIVE, BoxCorners, Direction, FramePrompt, FrameResult, PromptKind
 from sam2tui.video import VideoSource
 
 TRACKED_SCORE = 8.0
@@ -112,6 +112,10 @@ class ScriptedTracker:
                 time.sleep(self.delay)
             yield self.results(frame)
 
+    def resume(self, start: int, direction: Direction, read: CommittedReader) -> None:
+        """The script has no memory to rebuild: it records the call."""
+        self._record("resume", start, direction)
+
     def _order(self, start: int, direction: Direction, max_frames: int | None) -> list[int]:
         count = self.frame_count if max_frames is None else max_frames
         forward = list(range(start, min(self.frame_count, start + count)))
@@ -149,22 +153,28 @@ class ScriptedTracker:
         height, width = self.size
         dx, dy = self.drift[0] * offset, self.drift[1] * offset
         ys, xs = np.mgrid[0:height, 0:width]
-        if prompt.box is not None:
-            x0, y0, x1, y1 = prompt.box
+        box, points, labels = folded(prompt)
+        if box is not None:
+            x0, y0, x1, y1 = box
             mask = (xs >= x0 + dx) & (xs <= x1 + dx) & (ys >= y0 + dy) & (ys <= y1 + dy)
         else:
-            positives = [
-                p for p, label in zip(prompt.points, prompt.labels, strict=True) if label == POSITIVE
-            ]
+            positives = [p for p, label in zip(points, labels, strict=True) if label == POSITIVE]
             if not positives:
                 return np.zeros((height, width), dtype=bool)
             cx = float(np.mean([p[0] for p in positives])) + dx
             cy = float(np.mean([p[1] for p in positives])) + dy
             mask = (xs - cx) ** 2 + (ys - cy) ** 2 <= self.radius**2
-        for (px, py), label in zip(prompt.points, prompt.labels, strict=True):
+        for (px, py), label in zip(points, labels, strict=True):
             if label != POSITIVE:
                 mask &= (xs - px - dx) ** 2 + (ys - py - dy) ** 2 > (self.radius // 2) ** 2
         return mask
+
+
+def folded(prompt: FramePrompt) -> tuple[BoxCorners | None, list[tuple[float, float]], list[int]]:
+    """The script's reading of a frame's steps: the latest box, and every click with its label."""
+    box = next((p.box for p in reversed(prompt.steps) if p.kind is PromptKind.BOX), None)
+    clicks = [p for p in prompt.steps if p.kind is PromptKind.POINT and p.point and p.label is not None]
+    return box, [p.point for p in clicks if p.point], [p.label for p in clicks if p.label is not None]
 
 
 def _frames(name: str) -> list[int]:

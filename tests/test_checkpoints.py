@@ -23,7 +23,7 @@ from sam2tui.engine.checkpoints import (
     run_models,
 )
 from sam2tui.engine.tracker import ModelSpec
-from sam2tui.values import FramePrompt
+from sam2tui.values import FramePrompt, Prompt
 from tests.file_server import FileServer
 from tests.fixtures_engine import TINY, random_checkpoint_fixture  # noqa: F401 - the fixture
 
@@ -91,7 +91,7 @@ def test_interrupted_download_resumes_with_range_and_loads(
     folder = write_jpeg_folder(path.parent / "frames", clip_frames(2, (64, 48)))
     with VideoSource.open(folder) as video:
         tracker.start(video)
-        assert tracker.set_prompt(FramePrompt(0, 1, points=((10.0, 10.0),), labels=(1,)))[0].frame == 0
+        assert tracker.set_prompt(FramePrompt(0, 1, (Prompt.click(0, 1, 10.0, 10.0),)))[0].frame == 0
     tracker.close()
 
 

@@ -68,7 +68,7 @@ def test_reads_objects_and_prompts_in_order(tmp_path: Path) -> None:
     assert masks.area(loaded.prompts[4].mask) == 200  # type: ignore[arg-type]
     groups = loaded.frame_prompts()
     assert FramePrompt.collect(2, 3, groups[(2, 3)]) == FramePrompt(
-        2, 3, ((20.0, 20.0),), (1,), (5, 6, 70, 80)
+        2, 3, (Prompt.rectangle(2, 3, (5, 6, 70, 80)), Prompt.click(2, 3, 20, 20))
     )
 
 
@@ -153,6 +153,10 @@ def test_save_then_load_gives_the_same_frame_prompts(tmp_path: Path) -> None:
                 Prompt.click(3, 1, 20, 30),
                 Prompt.from_mask(2, 2, masks.encode(mask)),
                 Prompt.click(2, 2, 50, 40),
+                # clicks, then a box, then a click: three entries keep the order they are applied in
+                Prompt.click(4, 2, 10, 10),
+                Prompt.rectangle(4, 2, (5, 5, 50, 50)),
+                Prompt.click(4, 2, 20, 20, positive=False),
             ]
         )
         written = (

@@ -41,8 +41,13 @@ from tests.fixtures_engine import (
 
 pytestmark = pytest.mark.engine
 
-POINT_1 = FramePrompt(0, 1, points=((40.0, 60.0),), labels=(1,))
-BOX_2 = FramePrompt(3, 2, box=(100.0, 50.0, 135.0, 90.0))
+POINT_1 = FramePrompt(0, 1, (Prompt.click(0, 1, 40.0, 60.0),))
+BOX_2 = FramePrompt(3, 2, (Prompt.rectangle(3, 2, (100.0, 50.0, 135.0, 90.0)),))
+
+
+def clicks(frame: int, obj_id: int, *points: tuple[float, float, bool]) -> FramePrompt:
+    """The frame prompt of clicks (x, y, positive) made in this order."""
+    return FramePrompt(frame, obj_id, tuple(Prompt.click(frame, obj_id, x, y, p) for x, y, p in points))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,7 @@ def test_a_correction_changes_its_frame_and_survives_the_next_propagation(
     before = tracked[3]
     ys, xs = np.nonzero(masks.decode(before.rle))
     negative = (float(xs[len(xs) // 2]), float(ys[len(ys) // 2]))  # a pixel inside the tracked mask
-    corrected = tracker.set_prompt(FramePrompt(3, 1, points=(negative,), labels=(0,)))[0]
+    corrected = tracker.set_prompt(clicks(3, 1, (*negative, False)))[0]
     assert masks.iou(corrected.rle, before.rle) < 0.999
     again = {batch[0].frame: batch[0] for batch in tracker.propagate(0, Direction.FORWARD)}
     assert again[3].rle == corrected.rle  # the corrected frame is a conditioning frame now
@@ -112,25 +117,25 @@ def test_a_correction_changes_its_frame_and_survives_the_next_propagation(
     assert tracker.clear_prompt(3, 1) == [before]
 
 
-def test_clicks_on_a_propagated_frame_refine_its_mask_all_together(
+def test_clicks_on_a_propagated_frame_give_the_same_mask_one_by_one_or_together(
     tracker: Sam2Tracker, video: VideoSource
 ) -> None:
-    clicks = FramePrompt(3, 1, points=((60.0, 60.0), (30.0, 90.0)), labels=(0, 1))
+    both = clicks(3, 1, (60.0, 60.0, False), (30.0, 90.0, True))
     one_by_one = []
     for together in (False, True):
         tracker.start(video)
         tracker.set_prompt(POINT_1)
         list(tracker.propagate(0, Direction.FORWARD))
         if not together:
-            tracker.set_prompt(FramePrompt(3, 1, points=clicks.points[:1], labels=clicks.labels[:1]))
-        one_by_one.append(tracker.set_prompt(clicks)[0])
+            tracker.set_prompt(FramePrompt(3, 1, both.steps[:1]))
+        one_by_one.append(tracker.set_prompt(both)[0])
     assert one_by_one[0] == one_by_one[1]
 
 
 def test_a_mask_prompt_gives_back_the_mask(tracker: Sam2Tracker, video: VideoSource) -> None:
     tracker.start(video)
     mask = square_mask(2)
-    result = tracker.set_prompt(FramePrompt(2, 7, mask=masks.encode(mask)))[0]
+    result = tracker.set_prompt(FramePrompt(2, 7, (Prompt.from_mask(2, 7, masks.encode(mask)),)))[0]
     assert result.obj_id == 7 and result.score > 0
     assert masks.iou(result.rle, mask) > 0.99
     propagated = {batch[0].frame: batch[0] for batch in tracker.propagate(2, Direction.BOTH)}
@@ -141,11 +146,23 @@ def test_reprompting_a_frame_replaces_its_prompt_like_a_replay(
     tracker: Sam2Tracker, video: VideoSource
 ) -> None:
     tracker.start(video)
-    tracker.set_prompt(FramePrompt(0, 1, points=((40.0, 60.0),), labels=(1,)))
-    both = FramePrompt(0, 1, points=((40.0, 60.0), (120.0, 70.0)), labels=(1, 0))
+    tracker.set_prompt(clicks(0, 1, (40.0, 60.0, True)))
+    both = clicks(0, 1, (40.0, 60.0, True), (120.0, 70.0, False))
     interactive = tracker.set_prompt(both)[0]
     tracker.start(video)
     assert tracker.set_prompt(both)[0] == interactive
+
+
+def test_a_click_on_a_prompted_frame_after_propagating_gives_what_a_replay_gives(
+    tracker: Sam2Tracker, video: VideoSource
+) -> None:
+    both = clicks(0, 1, (40.0, 60.0, True), (120.0, 70.0, False))
+    tracker.start(video)
+    tracker.set_prompt(FramePrompt(0, 1, both.steps[:1]))
+    list(tracker.propagate(0, Direction.FORWARD))
+    live = tracker.set_prompt(both)  # frame 0 stays an initial conditioning frame (no memory)
+    tracker.start(video)
+    assert tracker.set_prompt(both) == live
 
 
 def test_clear_and_remove(tracker: Sam2Tracker, video: VideoSource) -> None:
@@ -215,7 +232,7 @@ def test_tracking_state_stays_bounded(random_checkpoint: Path) -> None:
     small = Sam2Tracker(ModelSpec(TINY, random_checkpoint, "cpu", 64))
     try:
         small.start(Looped())
-        small.set_prompt(FramePrompt(0, 1, points=((20.0, 20.0),), labels=(1,)))
+        small.set_prompt(clicks(0, 1, (20.0, 20.0, True)))
         assert len(list(small.propagate(0, Direction.FORWARD))) == 50
         state = small._state
         assert state is not None
@@ -228,7 +245,7 @@ def test_tracking_state_stays_bounded(random_checkpoint: Path) -> None:
         propagated = small._propagated[(1, 25)][0]
         ys, xs = np.nonzero(masks.decode(propagated.rle))
         inside = (float(xs[len(xs) // 2]), float(ys[len(ys) // 2]))
-        corrected = small.set_prompt(FramePrompt(25, 1, points=(inside,), labels=(0,)))[0]
+        corrected = small.set_prompt(clicks(25, 1, (*inside, False)))[0]
         assert corrected.rle != propagated.rle and masks.iou(corrected.rle, propagated.rle) > 0.2
         assert small.clear_prompt(25, 1) == [propagated]
     finally:

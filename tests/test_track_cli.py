@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sam2tui import masks
 from sam2tui.cli import main
 from sam2tui.session.store import SessionStore
 from tests.fixtures_engine import (
@@ -145,6 +146,13 @@ def test_ctrl_c_saves_what_is_tracked_and_the_next_run_continues(
     assert re.search(rf"\b{40 - len(kept)}/{40 - len(kept)}\b", rest.stderr)  # only what was left
     with SessionStore.open(session) as store:
         assert tracked_frames(store) == list(range(40))
+        continued = {r.frame: r.rle for r in store.results()}
+    # it continued from the memory of the frames before (rebuilt from their masks), as an uninterrupted run
+    whole = tmp_path / "whole.sam2tui"
+    assert track(*args, "--session", whole).returncode == 0
+    with SessionStore.open(whole) as store:
+        uninterrupted = {r.frame: r.rle for r in store.results()}
+    assert min(masks.iou(continued[f], uninterrupted[f]) for f in range(len(kept), 40)) >= 0.99
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from sam2tui import masks
 from sam2tui.engine.tracker import (
     ClearPrompt,
     EngineFailed,
@@ -31,11 +33,11 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
 from sam2tui.session.store import SessionStore
-from sam2tui.values import Direction, FramePrompt
+from sam2tui.values import Direction, FramePrompt, Prompt
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, tracked_frames, write_jpeg_folder
 from tests.reliability.fault_tracker import FaultyTracker
-from tests.scripted_tracker import ScriptedTracker
+from tests.scripted_tracker import LOST_SCORE, ScriptedTracker
 
 FRAMES = 12
 
@@ -78,7 +80,7 @@ class Harness:
     def ready(self) -> None:
         self.worker.submit(OpenVideo(self.folder))
         self.worker.submit(LoadModel(ModelSpec(image_size=256)))
-        self.worker.submit(SetPrompt(FramePrompt(2, 1, points=((20.0, 20.0),), labels=(1,))))
+        self.worker.submit(SetPrompt(FramePrompt(2, 1, (Prompt.click(2, 1, 20.0, 20.0),))))
         self.until_idle()
 
     def close(self) -> None:
@@ -117,7 +119,7 @@ def test_model_loading_events_and_ready(harness: Harness) -> None:
 
 
 def test_commands_before_a_model_fail_cleanly(harness: Harness) -> None:
-    harness.worker.submit(SetPrompt(FramePrompt(0, 1, points=((5.0, 5.0),), labels=(1,))))
+    harness.worker.submit(SetPrompt(FramePrompt(0, 1, (Prompt.click(0, 1, 5.0, 5.0),))))
     events = harness.until_idle()
     assert events[0] == EngineFailed("no model is loaded yet", "SetPrompt")
 
@@ -182,8 +184,8 @@ def test_out_of_memory_message_names_the_frame(tmp_path: Path) -> None:
 def test_replay_restarts_and_commits_prompted_frames(harness: Harness) -> None:
     harness.ready()
     prompts = (
-        FramePrompt(1, 1, points=((10.0, 10.0),), labels=(1,)),
-        FramePrompt(6, 2, box=(5.0, 5.0, 30.0, 30.0)),
+        FramePrompt(1, 1, (Prompt.click(1, 1, 10.0, 10.0),)),
+        FramePrompt(6, 2, (Prompt.rectangle(6, 2, (5.0, 5.0, 30.0, 30.0)),)),
     )
     harness.worker.submit(Replay(prompts))
     events = harness.until_idle()
@@ -193,9 +195,12 @@ def test_replay_restarts_and_commits_prompted_frames(harness: Harness) -> None:
     assert {r.obj_id for r in harness.store.results(frame=6)} == {1, 2}
 
 
-def test_clear_prompt_deletes_what_the_tracker_no_longer_has(harness: Harness) -> None:
+def test_clearing_the_last_prompt_leaves_no_result_there(harness: Harness) -> None:
     harness.ready()
+    harness.store.add_prompt(Prompt.click(2, 1, 20.0, 20.0))
     assert harness.store.results(frame=2, obj_id=1)
+    # as the controller does it: the store drops the result with the prompt, the tracker has none left
+    harness.store.clear_prompts(2, 1)
     harness.worker.submit(ClearPrompt(2, 1))
     events = harness.until_idle()
     assert FrameResults(2, (), "prompt") in events
@@ -238,3 +243,54 @@ def test_frames_to_track_and_failure_message() -> None:
     assert Propagate(3, Direction.BOTH, 2).frames_in(10) == 3
     assert failure_message(EngineError("no video")) == "no video"
     assert failure_message(KeyError("x")) == "KeyError: 'x'"
+
+
+def test_a_frame_whose_prompts_end_with_a_mask_stores_that_mask_whatever_the_tracker_gives(
+    harness: Harness,
+) -> None:
+    harness.ready()
+    mask = np.zeros((48, 64), bool)
+    mask[5:9, 30:50] = True
+    mask[40, 0] = True  # a speck that a low-res re-rendering would lose
+    label = FramePrompt(4, 2, (Prompt.from_mask(4, 2, masks.encode(mask)),))
+    harness.worker.submit(SetPrompt(label))
+    harness.worker.submit(Propagate(0, Direction.FORWARD))
+    harness.until_idle()
+    (stored,) = harness.store.results(frame=4, obj_id=2)
+    assert np.array_equal(masks.decode(stored.rle), mask)
+    assert stored.score == LOST_SCORE  # the tracker's own score there (the scripted one ignores masks)
+    harness.worker.submit(Replay((label,)))
+    harness.until_idle()
+    assert harness.store.results(frame=4, obj_id=2) == [stored]
+    # a click after the mask: the tracker's result again (the scripted one: a disk around the click)
+    harness.worker.submit(SetPrompt(FramePrompt(4, 2, (*label.steps, Prompt.click(4, 2, 20.0, 20.0)))))
+    harness.until_idle()
+    assert masks.decode(harness.store.results(frame=4, obj_id=2)[0].rle)[20, 20]
+
+
+def test_a_resumed_propagation_lets_the_tracker_rebuild_its_memory_first(harness: Harness) -> None:
+    harness.ready()
+    harness.worker.submit(Propagate(5, Direction.FORWARD, 3, resume=True))
+    harness.worker.submit(Propagate(5, Direction.FORWARD, 3))
+    harness.until_idle()
+    calls = [c for c in harness.tracker.calls if c[0] in ("resume", "propagate")]
+    assert calls == [
+        ("resume", 5, Direction.FORWARD),
+        ("propagate", 5, Direction.FORWARD, 3),
+        ("propagate", 5, Direction.FORWARD, 3),
+    ]
+
+
+def test_frame_prompt_keeps_the_steps_in_order_from_the_latest_mask() -> None:
+    empty = masks.encode(np.zeros((48, 64), bool))
+    full = masks.encode(np.ones((48, 64), bool))
+    a, b = Prompt.click(3, 1, 5.0, 5.0), Prompt.rectangle(3, 1, (1.0, 1.0, 9.0, 9.0))
+    other = Prompt.click(4, 1, 5.0, 5.0)
+    assert FramePrompt.collect(3, 1, [a, other, b, a]).steps == (a, b, a)
+    mask = Prompt.from_mask(3, 1, empty)
+    absent = FramePrompt.collect(3, 1, [a, b, mask])
+    assert absent.steps == (mask,) and absent.is_absent and absent.final_mask == empty
+    refined = FramePrompt.collect(3, 1, [a, mask, b])
+    assert refined.steps == (mask, b) and not refined.is_absent and refined.final_mask is None
+    assert not FramePrompt.collect(3, 1, [Prompt.from_mask(3, 1, full)]).is_absent
+    assert FramePrompt.collect(3, 1, [other]).is_empty

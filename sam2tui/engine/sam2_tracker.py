@@ -8,7 +8,11 @@ What this adds to sam2 1.1.0's `SAM2VideoPredictor` (see docs/architecture.md, "
 - the memory attention gets float32 memories (sam2 stores them as bfloat16 and crashes without CUDA
   autocast when an object's only conditioning frame lies ahead in the tracking direction);
 - tracking state stays bounded: after each frame, propagated (non-conditioning) outputs further than the
-  memory window from that frame, from the pass's start and from every prompted frame are dropped.
+  memory window from that frame, from the pass's start and from every prompted frame are dropped;
+- a frame's prompts are applied one at a time through sam2's own calls, as its interactive loop does, and
+  only the new ones when sam2 holds the rest (`set_prompt`);
+- a propagation can continue from committed frames: `resume` rebuilds sam2's memory of them from their
+  stored masks.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,10 +33,10 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from sam2tui.engine.checkpoints import load_weights, resolve_checkpoint
 from sam2tui.engine.device import resolve_device
-from sam2tui.engine.tracker import CancelToken, ModelSpec, ProgressFn, result_from_mask
+from sam2tui.engine.tracker import CancelToken, CommittedReader, ModelSpec, ProgressFn, result_from_mask
 from sam2tui.errors import EngineError
 from sam2tui.masks import decode
-from sam2tui.values import Direction, FramePrompt, FrameResult
+from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt, PromptKind
 
 MAX_COND_FRAMES = 4
 """Prompted frames that each tracked frame attends to (the temporally closest ones)."""
@@ -163,6 +168,15 @@ def _hole_filling_available() -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Applied:
+    """The prompt steps sam2 holds for one object on one frame; `initial`: the first came before any
+    propagation reached the frame (so sam2 segments it without memory, like SAM)."""
+
+    steps: tuple[Prompt, ...]
+    initial: bool
+
+
 class Sam2Tracker:
     """A `Tracker` running SAM 2 on one video at a time. Not thread-safe: one thread owns it."""
 
@@ -205,6 +219,8 @@ class Sam2Tracker:
         # direction it was tracked in: a prompt on that frame refines this mask, clearing the prompt brings
         # it back (sam2's own output of the frame may have been pruned meanwhile).
         self._propagated: dict[tuple[int, int], tuple[FrameResult, dict[str, Any]]] = {}
+        # The prompt steps sam2 holds for each (obj_id, frame), so that a further click applies only itself.
+        self._applied: dict[tuple[int, int], _Applied] = {}
 
     @property
     def model_name(self) -> str:
@@ -227,6 +243,7 @@ class Sam2Tracker:
         with self._amp():
             self._state = self.predictor.init_lazy_state(self._frames)
         self._propagated.clear()
+        self._applied.clear()
 
     def close(self) -> None:
         """Release the frames (and their thread) of the current video."""
@@ -235,33 +252,36 @@ class Sam2Tracker:
         self._frames, self._state = None, None
 
     def set_prompt(self, prompt: FramePrompt) -> list[FrameResult]:
+        """Apply the frame's steps one at a time, as sam2's interactive loop does when a user clicks.
+
+        When the tracker already holds a prefix of the steps on that frame, only the new ones are
+        applied; otherwise the frame's inputs are reset and every step is applied again, in order.
+        """
         state = self._require_state(prompt.frame)
         if prompt.is_empty:
             return self.clear_prompt(prompt.frame, prompt.obj_id)
-        obj_idx = self.predictor._obj_id_to_idx(state, prompt.obj_id)
-        self._forget_frame(obj_idx, prompt.obj_id, prompt.frame)
+        frame, obj_id = prompt.frame, prompt.obj_id
+        obj_idx = self.predictor._obj_id_to_idx(state, obj_id)
+        held = self._applied.pop((obj_id, frame), None)
+        if held is not None and prompt.steps[: len(held.steps)] == held.steps:
+            applied = held
+        else:
+            if held is not None:
+                self._forget_frame(obj_idx, obj_id, frame)
+            applied = _Applied((), initial=frame not in state["frames_tracked_per_obj"][obj_idx])
         try:
             with self._amp():
-                if prompt.mask is not None:
-                    self.predictor.add_new_mask(state, prompt.frame, prompt.obj_id, decode(prompt.mask))
-                if prompt.points or prompt.box is not None:
-                    with self._refining(obj_idx, prompt.obj_id, prompt.frame, feed=prompt.mask is None):
-                        self.predictor.add_new_points_or_box(
-                            state,
-                            prompt.frame,
-                            prompt.obj_id,
-                            points=np.asarray(prompt.points, np.float32).reshape(-1, 2)
-                            if prompt.points
-                            else None,
-                            labels=np.asarray(prompt.labels, np.int32) if prompt.points else None,
-                            box=np.asarray(prompt.box, np.float32) if prompt.box is not None else None,
-                            clear_old_points=True,
-                        )
+                for step in prompt.steps[len(applied.steps) :]:
+                    self._apply(obj_idx, step, applied)
+                    applied = _Applied((*applied.steps, step), applied.initial)
         except Exception:
             if not self._prompted_frames(obj_idx):
-                self.remove_object(prompt.obj_id)  # an object without a prompt would stop every propagation
+                self.remove_object(obj_id)  # an object without a prompt would stop every propagation
             raise
-        return self._frame_results(prompt.frame)
+        finally:
+            if applied.steps and obj_id in state["obj_id_to_idx"]:
+                self._applied[(obj_id, frame)] = applied
+        return self._frame_results(frame)
 
     def clear_prompt(self, frame: int, obj_id: int) -> list[FrameResult]:
         state = self._require_state(frame)
@@ -278,8 +298,9 @@ class Sam2Tracker:
         state = self._require_state()
         if obj_id in state["obj_id_to_idx"]:
             self.predictor.remove_object(state, obj_id, need_output=False)
-        for key in [k for k in self._propagated if k[0] == obj_id]:
-            del self._propagated[key]
+        for table in (self._propagated, self._applied):
+            for key in [k for k in table if k[0] == obj_id]:
+                del table[key]
 
     def propagate(
         self,
@@ -306,7 +327,103 @@ class Sam2Tracker:
                 start, reverse and start > 0, 1 if reverse and start == 0 else limit, repeat_start, cancel
             )
 
+    def resume(self, start: int, direction: Direction, read: CommittedReader) -> None:
+        """Rebuild sam2's memory of the committed frames next to `start` from their stored results.
+
+        Those are the frames before `start` in `direction` (after it backwards, both sides for BOTH) that a
+        propagation from `start` reads, farthest first, as they were tracked:
+        - the frames read for their object pointers only (max_obj_ptrs_in_encoder - 1 back): the image
+          features, the memory encoder on the stored mask and a pointer from sam2's SAM heads on it, as
+          sam2 does for a mask prompt;
+        - the frames read for their mask memories too (num_maskmem - 1 back): sam2 tracks each again from
+          the memory rebuilt so far, its logits are made to agree with the stored mask (their sign), and the
+          memory encoder runs on those. sam2 encodes sigmoid(logits), not the binary mask: where the
+          logits are small (random weights: about +-0.05) a binary mask would be a different memory.
+        Prompted frames keep what their prompts gave, frames sam2 tracked in this state keep its own output,
+        and the results stay the stored ones.
+        """
+        state = self._require_state(start)
+        if not state["obj_ids"]:
+            return
+        predictor = self.predictor
+        memories = (predictor.num_maskmem - 1) * predictor.memory_temporal_stride_for_eval
+        reach = max(memories, predictor.max_obj_ptrs_in_encoder - 1)
+        sides = []
+        if direction in (Direction.FORWARD, Direction.BOTH):
+            sides.append(False)
+        if direction in (Direction.BACKWARD, Direction.BOTH):
+            sides.append(True)
+        with self._amp(), torch.inference_mode():
+            predictor.propagate_in_video_preflight(state)  # the prompts' outputs become conditioning memory
+            for reverse in sides:
+                behind = 1 if reverse else -1
+                for distance in range(reach, 0, -1):
+                    frame = start + behind * distance
+                    if 0 <= frame < state["num_frames"]:
+                        for result in read(frame):
+                            self._remember(result, reverse, retrack=distance <= memories)
+
     # ---- internals ----
+
+    def _remember(self, result: FrameResult, reverse: bool, retrack: bool) -> None:
+        """Put a committed result into sam2's state as its own propagated output of that frame."""
+        state = self._require_state()
+        predictor = self.predictor
+        frame = result.frame
+        obj_idx = state["obj_id_to_idx"].get(result.obj_id)
+        if obj_idx is None:
+            return
+        outputs = state["output_dict_per_obj"][obj_idx]
+        if self._has_prompt(obj_idx, frame) or frame in outputs["non_cond_frame_outputs"]:
+            return  # sam2 has its own output there: prompted, or tracked in this state
+        size = predictor.image_size
+        stored = torch.from_numpy(decode(result.rle)).to(self.device, torch.float32)[None, None]
+        # the stored mask at the model's input size, exactly as add_new_mask resizes a mask prompt
+        stored = torch.nn.functional.interpolate(
+            stored, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )
+        stored = stored >= 0.5
+        if retrack:
+            out, _ = predictor._run_single_frame_inference(
+                inference_state=state,
+                output_dict=outputs,
+                frame_idx=frame,
+                batch_size=1,
+                is_init_cond_frame=False,
+                point_inputs=None,
+                mask_inputs=None,
+                reverse=reverse,
+                run_mem_encoder=False,
+            )
+            low_res, obj_ptr = out["pred_masks"].to(self.device), out["obj_ptr"]
+            logits = torch.nn.functional.interpolate(
+                low_res, size=(size, size), mode="bilinear", align_corners=False
+            ).abs()
+            high_res = torch.where(stored, logits, -logits)
+        else:
+            _, _, feats, _, sizes = predictor._get_image_feature(state, frame, 1)
+            high_res_features = [
+                x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
+                for x, s in zip(feats[:-1], sizes[:-1], strict=True)
+            ]
+            pix_feat = feats[-1].permute(1, 2, 0).view(-1, predictor.hidden_dim, *sizes[-1])
+            low_res, high_res, _, _, _, obj_ptr, _ = predictor._use_mask_as_output(
+                pix_feat, high_res_features, stored.float()
+            )
+        score = torch.full((1, 1), result.score, dtype=torch.float32, device=self.device)
+        memory, memory_pos = predictor._run_memory_encoder(
+            state, frame, 1, high_res, score, is_mask_from_pts=False
+        )
+        note = {"reverse": reverse}
+        outputs["non_cond_frame_outputs"][frame] = {
+            "maskmem_features": memory,
+            "maskmem_pos_enc": memory_pos,
+            "pred_masks": low_res.to(state["storage_device"]),
+            "obj_ptr": obj_ptr,
+            "object_score_logits": score,
+        }
+        state["frames_tracked_per_obj"][obj_idx][frame] = note
+        self._propagated[(result.obj_id, frame)] = (result, note)
 
     def _propagate_pass(
         self, start: int, reverse: bool, count: int, skip_start: bool, cancel: CancelToken | None
@@ -354,36 +471,72 @@ class Sam2Tracker:
         state = self._require_state()
         return set(state["point_inputs_per_obj"][obj_idx]) | set(state["mask_inputs_per_obj"][obj_idx])
 
-    def _forget_frame(self, obj_idx: int, obj_id: int, frame: int) -> None:
-        """Drop the object's prompt and every sam2 output on `frame` (what sam2's clear_all_prompts_in_frame
-        does, without keeping the prompt's mask as a propagated one).
+    def _apply(self, obj_idx: int, step: Prompt, applied: _Applied) -> None:
+        """One user action on a frame, through sam2's own call for it (`add_new_mask` or
+        `add_new_points_or_box`, which feeds the frame's previous mask logits with all clicks so far)."""
+        state = self._require_state()
+        frame, obj_id = step.frame, step.obj_id
+        tracked = state["frames_tracked_per_obj"][obj_idx]
+        # A frame first prompted before any propagation reached it stays an initial conditioning frame
+        # (no memory) for all its steps, as a replay into a fresh state computes it.
+        note = tracked.pop(frame, None) if applied.initial else None
+        try:
+            if step.kind is PromptKind.MASK and step.mask is not None:
+                self.predictor.add_new_mask(state, frame, obj_id, decode(step.mask))
+            elif step.kind is PromptKind.BOX and step.box is not None:
+                # sam2 takes a box only as the first prompt of a sequence: it drops the clicks before it
+                # (their effect stays in the previous mask logits, which it still refines).
+                with self._refining(obj_idx, obj_id, frame, first=not applied.steps):
+                    self.predictor.add_new_points_or_box(
+                        state, frame, obj_id, box=np.asarray(step.box, np.float32), clear_old_points=True
+                    )
+            elif step.kind is PromptKind.POINT and step.point is not None and step.label is not None:
+                with self._refining(obj_idx, obj_id, frame, first=not applied.steps):
+                    self.predictor.add_new_points_or_box(
+                        state,
+                        frame,
+                        obj_id,
+                        points=np.asarray([step.point], np.float32),
+                        labels=np.asarray([step.label], np.int32),
+                        clear_old_points=not applied.steps,
+                    )
+        finally:
+            if note is not None:
+                tracked[frame] = note
 
-        A new prompt then replaces the old one instead of refining its mask, exactly as a replay of the
-        stored prompts computes it; on a propagated frame it is a correction again (see `_refining`).
+    def _forget_frame(self, obj_idx: int, obj_id: int, frame: int) -> None:
+        """Drop the object's prompt on `frame` and its outputs (what sam2's clear_all_prompts_in_frame does,
+        without keeping the prompt's mask as a propagated one).
+
+        sam2's propagated output of the frame, while it holds one, stays: a new prompt there refines it,
+        as a click on a propagated frame does in sam2. A frame never propagated becomes an initial
+        conditioning frame again, as in a replay.
         """
         state = self._require_state()
         state["point_inputs_per_obj"][obj_idx].pop(frame, None)
         state["mask_inputs_per_obj"][obj_idx].pop(frame, None)
-        for table in (state["temp_output_dict_per_obj"][obj_idx], state["output_dict_per_obj"][obj_idx]):
-            for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
-                table[kind].pop(frame, None)
+        temp = state["temp_output_dict_per_obj"][obj_idx]
+        for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
+            temp[kind].pop(frame, None)
+        state["output_dict_per_obj"][obj_idx]["cond_frame_outputs"].pop(frame, None)
+        self._applied.pop((obj_id, frame), None)
         tracked = state["frames_tracked_per_obj"][obj_idx]
         propagated = self._propagated.get((obj_id, frame))
         if propagated is None:
-            tracked.pop(frame, None)  # never propagated: an initial conditioning frame, as in a replay
+            tracked.pop(frame, None)
         else:
             tracked[frame] = propagated[1]
 
     @contextlib.contextmanager
-    def _refining(self, obj_idx: int, obj_id: int, frame: int, feed: bool) -> Iterator[None]:
-        """While sam2 applies clicks to a propagated frame, show it that frame's propagated mask.
+    def _refining(self, obj_idx: int, obj_id: int, frame: int, first: bool) -> Iterator[None]:
+        """Before the first click on a propagated frame whose sam2 output was pruned, show sam2 the
+        propagated mask we kept, as sam2 gives a mask prompt: logits of +-10 at a quarter of the input size.
 
-        sam2 refines the previous mask of a frame (as a dense prompt) when it still holds it; we hold the
-        binary mask, given as sam2 gives a mask prompt: logits of +-10 at a quarter of the input size.
+        While sam2 still holds its own output of the frame, it refines that (its own logits) by itself.
         """
-        propagated = self._propagated.get((obj_id, frame)) if feed else None
         state = self._require_state()
         outputs = state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"]
+        propagated = self._propagated.get((obj_id, frame)) if first and frame not in outputs else None
         if propagated is not None:
             mask = torch.from_numpy(decode(propagated[0].rle)).to(self.device, torch.float32)[None, None]
             low_res = self.predictor.image_size // 4
@@ -410,16 +563,17 @@ class Sam2Tracker:
         return None
 
     def _frame_results(self, frame: int) -> list[FrameResult]:
-        """Results on `frame` of every object that has one there: sam2's output, else the propagated one."""
+        """Results on `frame` of every object that has one there: a prompt's output from sam2, else the
+        propagated (or resumed) result, else sam2's output."""
         state = self._require_state()
         results: dict[int, FrameResult] = {}
         present = []
         for idx, obj_id in enumerate(state["obj_ids"]):
             out = self._frame_output(idx, frame)
-            if out is not None:
-                present.append((obj_id, out))
-            elif (obj_id, frame) in self._propagated:
+            if (obj_id, frame) in self._propagated and not self._has_prompt(idx, frame):
                 results[obj_id] = self._propagated[(obj_id, frame)][0]
+            elif out is not None:
+                present.append((obj_id, out))
         if present:
             low_res = torch.cat([out["pred_masks"] for _, out in present], dim=0)
             _, video_res = self.predictor._get_orig_video_res_output(state, low_res)

@@ -9,7 +9,7 @@ builds it on `LoadModel` with a factory `(ModelSpec, progress) -> Tracker`, wher
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +23,9 @@ from sam2tui.video import VideoSource
 
 ProgressFn = Callable[[str, "float | None"], None]
 """progress(message, fraction 0..1 or None when unknown): model download and load progress."""
+
+CommittedReader = Callable[[int], Sequence[FrameResult]]
+"""read(frame): the results committed on that frame (every object's), for `Tracker.resume`."""
 
 
 def result_from_mask(
@@ -100,6 +103,10 @@ class Tracker(Protocol):
         Yields one list per frame as soon as it is computed. Stops between frames when `cancel` is set.
         """
 
+    def resume(self, start: int, direction: Direction, read: CommittedReader) -> None:
+        """Before a propagation from `start`: the frames before it in `direction` are committed (tracked
+        earlier, results stored); rebuild the tracker's memory of those it reads from what `read` gives."""
+
 
 # ---- worker commands (UI/CLI -> worker) ----
 
@@ -139,9 +146,14 @@ class RemoveObject:
 
 @dataclass(frozen=True)
 class Propagate:
+    """Track from `start`. `resume`: the frames before `start` in `direction` are committed: the tracker
+    rebuilds its memory of them from their stored results first (see `Tracker.resume`), so that tracking
+    continues from them instead of from the prompts' memory alone."""
+
     start: int
     direction: Direction = Direction.BOTH
     max_frames: int | None = None
+    resume: bool = False
 
     def frames_in(self, frame_count: int) -> int:
         """How many frames this propagation yields in a video of `frame_count` frames (the start once)."""

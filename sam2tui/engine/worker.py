@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sam2tui.engine.tracker import (
@@ -36,9 +36,11 @@ from sam2tui.engine.tracker import (
     Replay,
     SetPrompt,
     Tracker,
+    result_from_mask,
 )
 from sam2tui.errors import EngineError, Sam2TuiError
-from sam2tui.values import FrameResult
+from sam2tui.masks import decode
+from sam2tui.values import FramePrompt, FrameResult, Rle
 from sam2tui.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -51,11 +53,11 @@ OOM_ADVICE = "try --model sam2.1-tiny or --image-size 512"
 
 
 class ResultStore(Protocol):
-    """The part of SessionStore the worker writes to."""
+    """The part of SessionStore the worker writes to (and reads committed results from, to resume)."""
 
     def put_results(self, results: Sequence[FrameResult]) -> None: ...
 
-    def delete_results(self, obj_id: int | None = None, frames: Iterable[int] | None = None) -> None: ...
+    def results(self, frame: int | None = None, obj_id: int | None = None) -> list[FrameResult]: ...
 
 
 def failure_message(error: BaseException, frame: int | None = None) -> str:
@@ -88,6 +90,9 @@ class EngineWorker:
         self._tracker: Tracker | None = None
         self._video: VideoSource | None = None
         self._frame: int | None = None  # the frame being computed, for error messages
+        # The user's mask on each (frame, obj_id) whose prompts end with one: the label there. Kept here,
+        # where every SetPrompt and Replay passes, so that it holds for any tracker (see `_labelled`).
+        self._labels: dict[tuple[int, int], Rle] = {}
 
     # ---- any thread ----
 
@@ -165,26 +170,33 @@ class EngineWorker:
             if self._video is not None:
                 self._video.close()
             self._video = video
+            self._labels.clear()
             if self._tracker is not None:
                 self._tracker.start(video)
         elif isinstance(command, Replay):
             tracker, video = self._ready()
             tracker.start(video)
+            self._labels.clear()
             for prompt in command.prompts:
                 self._frame = prompt.frame
-                self._commit(prompt.frame, tracker.set_prompt(prompt), "replay")
+                results = tracker.set_prompt(prompt)
+                self._note_label(prompt)
+                self._commit(prompt.frame, results, "replay")
         elif isinstance(command, SetPrompt):
             self._frame = command.prompt.frame
-            self._commit(command.prompt.frame, self._ready()[0].set_prompt(command.prompt), "prompt")
+            results = self._ready()[0].set_prompt(command.prompt)
+            self._note_label(command.prompt)
+            self._commit(command.prompt.frame, results, "prompt")
         elif isinstance(command, ClearPrompt):
+            # (the store deletes the result of a frame whose last prompt is cleared: not done here)
             self._frame = command.frame
             results = self._ready()[0].clear_prompt(command.frame, command.obj_id)
-            if all(r.obj_id != command.obj_id for r in results):
-                # The tracker has no mask left for it there: what is stored would be stale.
-                self._store.delete_results(obj_id=command.obj_id, frames=[command.frame])
+            self._labels.pop((command.frame, command.obj_id), None)
             self._commit(command.frame, results, "prompt")
         elif isinstance(command, RemoveObject):
             self._ready()[0].remove_object(command.obj_id)
+            for key in [key for key in self._labels if key[1] == command.obj_id]:
+                del self._labels[key]
         elif isinstance(command, Propagate):
             self._propagate(command)
 
@@ -196,6 +208,7 @@ class EngineWorker:
         old, self._tracker = self._tracker, None
         _close(old)
         tracker = self._factory(command.spec, progress)
+        self._labels.clear()  # the new tracker holds no prompts until a Replay
         if self._video is not None:
             tracker.start(self._video)
         self._tracker = tracker
@@ -208,7 +221,32 @@ class EngineWorker:
             raise EngineError("no video is open in the engine")
         return self._tracker, self._video
 
+    def _note_label(self, prompt: FramePrompt) -> None:
+        mask = prompt.final_mask
+        if mask is None:
+            self._labels.pop((prompt.frame, prompt.obj_id), None)
+        else:
+            self._labels[(prompt.frame, prompt.obj_id)] = mask
+
+    def _labelled(self, results: list[FrameResult]) -> list[FrameResult]:
+        """The results with the user's mask, bit for bit, where the frame's prompts end with one.
+
+        SAM 2 still gets the mask as its prompt, but gives back its re-rendering through low-res logits
+        (and yields that again for conditioning frames while propagating); the label is the user's mask.
+        The score stays SAM 2's object score for the frame. An empty mask gives an empty result.
+        """
+        out = []
+        for result in results:
+            mask = self._labels.get((result.frame, result.obj_id))
+            if mask is not None:
+                result = result_from_mask(
+                    result.frame, result.obj_id, decode(mask), result.score, result.model
+                )
+            out.append(result)
+        return out
+
     def _commit(self, frame: int, results: list[FrameResult], source: str) -> None:
+        results = self._labelled(results)
         if results:
             self._store.put_results(results)
         self._emit(FrameResults(frame, tuple(results), source, committed=True))
@@ -220,6 +258,8 @@ class EngineWorker:
         done = 0
         began = last_report = time.monotonic()
         self._frame = command.start
+        if command.resume:
+            tracker.resume(command.start, command.direction, lambda frame: self._store.results(frame=frame))
         for results in tracker.propagate(command.start, command.direction, command.max_frames, token):
             if not results:
                 continue

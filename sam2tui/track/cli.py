@@ -3,8 +3,10 @@
 Continuing: the session keeps, under the setting `track.progress`, the revision of what was tracked (a hash
 of the stored prompts, the model and its image size), the frame the propagation started from, and the
 furthest frame reached forwards and backwards. Running `track` again with the same prompts and model skips
-what is done and goes on from the frame after the furthest one in each direction (that frame is tracked
-from the prompts' memory alone, as a fresh start would be). Any change of prompts or model starts over.
+what is done and goes on from the frame after the furthest one in each direction, after rebuilding SAM 2's
+memory of the frames before it from their stored masks (`Propagate(resume=True)`, see
+`Sam2Tracker.resume`): the continued frames match an uninterrupted run closely, not bit for bit (docs/
+guide.md gives the figures). Any change of prompts or model starts over.
 
 The prompts file is authoritative for the (frame, object) pairs it names: when the session holds other
 prompts there they are replaced, identical ones are kept as they are; other prompts of the session (made in
@@ -171,12 +173,15 @@ class Plan:
         if self.direction in (Direction.FORWARD, Direction.BOTH):
             begin = max(self.start, self.first) if self.forward is None else self.forward + 1
             if begin <= self.last:
-                todo.append(Propagate(begin, Direction.FORWARD, self.last - begin + 1))
+                resume = self.forward is not None  # the frames before `begin` are committed
+                todo.append(Propagate(begin, Direction.FORWARD, self.last - begin + 1, resume))
         if self.direction in (Direction.BACKWARD, Direction.BOTH):
             begin = min(self.start, self.last) if self.backward is None else self.backward - 1
             only_the_start = begin == self.start == self.first and self.direction is Direction.BOTH
             if begin >= self.first and not only_the_start:  # (the forward pass tracks the start frame)
-                todo.append(Propagate(begin, Direction.BACKWARD, begin - self.first + 1))
+                # the frames after `begin` are committed: by the last run, or by the forward pass
+                resume = self.backward is not None or self.direction is Direction.BOTH
+                todo.append(Propagate(begin, Direction.BACKWARD, begin - self.first + 1, resume))
         return todo
 
     def record(self, command: Propagate, frame: int) -> None:

@@ -8,8 +8,9 @@
          {"frame": 5, "mask": "masks/dog_5.png"}]}]}
 
 Coordinates are pixels of the video (x right, y down), frames 0-based. `labels` are 1 (object) or
-0 (background) per point; without `labels` every point is positive. One entry may combine a mask, a box
-and points: the mask is applied first, then the box and points refine it. Mask paths are relative to the
+0 (background) per point; without `labels` every point is positive. A frame's prompts are applied in file
+order, one at a time, as clicks in sam2tui are (see docs/formats.md): within one entry the mask first, then
+the box, then each point, in order. Mask paths are relative to the
 prompts file; any PNG mode, nonzero pixels are the object; a PNG of another size is resized (nearest).
 Optional per object: "name", "class", "color" ([r, g, b]).
 """
@@ -32,7 +33,7 @@ from PIL import Image
 from sam2tui.errors import PromptsError
 from sam2tui.masks import decode, encode
 from sam2tui.session.store import SessionStore
-from sam2tui.values import FramePrompt, Prompt, TrackedObject, default_color
+from sam2tui.values import FramePrompt, Prompt, PromptKind, TrackedObject, default_color
 
 _OBJECT_KEYS = {"id", "name", "class", "color", "prompts"}
 _PROMPT_KEYS = {"frame", "points", "labels", "box", "mask"}
@@ -243,7 +244,8 @@ def _is_number(value: Any) -> bool:
 def save_prompts(path: Path, store: SessionStore) -> list[Path]:
     """Write the session's objects and prompts as a prompts file; masks go to `<stem>_masks/` beside it.
 
-    Returns the paths written. Each (frame, object) becomes one entry, as the engine applies it.
+    Returns the paths written. The prompts of each (frame, object) become as few entries as keep their
+    order, so that loading the file applies them as they were made.
     """
     path = Path(path)
     mask_dir = path.with_name(f"{path.stem}_masks")
@@ -255,25 +257,41 @@ def save_prompts(path: Path, store: SessionStore) -> list[Path]:
     for obj in store.objects():
         entries = []
         for fp in by_object.get(obj.obj_id, []):
-            entry: dict[str, Any] = {"frame": fp.frame}
-            if fp.mask is not None:
-                png = mask_dir / f"obj{obj.obj_id}_frame{fp.frame:06d}.png"
-                mask_dir.mkdir(parents=True, exist_ok=True)
-                _write_atomic(png, _png_bytes(decode(fp.mask)))
-                written.append(png)
-                entry["mask"] = f"{mask_dir.name}/{png.name}"
-            if fp.box is not None:
-                entry["box"] = list(fp.box)
-            if fp.points:
-                entry["points"] = [list(p) for p in fp.points]
-                entry["labels"] = list(fp.labels)
-            entries.append(entry)
+            for group in _entry_groups(fp.steps):
+                entry: dict[str, Any] = {"frame": fp.frame}
+                for step in group:
+                    if step.mask is not None:
+                        png = mask_dir / f"obj{obj.obj_id}_frame{fp.frame:06d}.png"
+                        mask_dir.mkdir(parents=True, exist_ok=True)
+                        _write_atomic(png, _png_bytes(decode(step.mask)))
+                        written.append(png)
+                        entry["mask"] = f"{mask_dir.name}/{png.name}"
+                    elif step.box is not None:
+                        entry["box"] = list(step.box)
+                    elif step.point is not None:
+                        entry.setdefault("points", []).append(list(step.point))
+                        entry.setdefault("labels", []).append(step.label)
+                entries.append(entry)
         item = {"id": obj.obj_id, "name": obj.name, "class": obj.class_name, "color": list(obj.color)}
         objects.append({**item, "prompts": entries})
     text = json.dumps({"objects": objects}, indent=1)
     _write_atomic(path, text.encode("utf-8"))
     written.append(path)
     return written
+
+
+def _entry_groups(steps: tuple[Prompt, ...]) -> list[list[Prompt]]:
+    """The steps cut into runs that one entry holds in its reading order (a mask, a box, then points)."""
+    rank = {PromptKind.MASK: 0, PromptKind.BOX: 1, PromptKind.POINT: 2}
+    groups: list[list[Prompt]] = []
+    for step in steps:
+        last = groups[-1][-1] if groups else None
+        # a second mask or box, or one after points, needs an entry of its own
+        if last is None or rank[step.kind] < rank[last.kind] or (step.kind == last.kind != PromptKind.POINT):
+            groups.append([step])
+        else:
+            groups[-1].append(step)
+    return groups
 
 
 def _png_bytes(mask: np.ndarray) -> bytes:
