@@ -317,7 +317,8 @@ def prompted_on_0_and_10_and_corrected_on_3(rig: EngineRig) -> AnnotationControl
 def test_a_window_that_misses_the_span_keeps_the_correction_pending(rig: EngineRig) -> None:
     ctl = prompted_on_0_and_10_and_corrected_on_3(rig)
     ctl.seek(12)
-    assert ctl.propagate(Direction.FORWARD, window=True)  # frames 12-16: nowhere near 1-9
+    assert not ctl.propagate(Direction.FORWARD, window=True)  # frames 12-16 are current: nothing to do
+    assert ctl.propagate(Direction.FORWARD, window=True, everything=True)  # again anyway, nowhere near 1-9
     rig.drain()
     assert stale_frames_of(ctl) == [1, 2, 4, 5, 6, 7, 8, 9]
     assert [(c.obj_id, c.frame) for c in ctl.pending] == [(1, 3)]
@@ -393,3 +394,54 @@ def test_undo_and_redo_after_a_propagation_leave_its_frames_stale(rig: EngineRig
     assert stale_frames_of(ctl) == derived
     assert ctl.lane(1).labels[5] is LabelState.PROMPTED
     assert ctl.next_flagged(forward=True, all_objects=False).start == 6  # the flag keys visit them
+
+
+def test_propagation_skips_what_is_current_and_continues_from_its_edge(rig: EngineRig) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    rig.drain()
+    assert ctl.propagate(Direction.FORWARD, window=True)  # frames 0-4
+    rig.drain()
+    rig.tracker.calls.clear()
+    assert ctl.propagate(Direction.BOTH)  # backwards nothing is left; forwards it goes on from frame 5
+    rig.drain()
+    assert rig.tracker.calls == [
+        ("resume", 5, Direction.FORWARD),
+        ("propagate", 5, Direction.FORWARD, None),
+    ]
+    assert all(ctl.lane(1).labels[f] in (LabelState.CURRENT, LabelState.PROMPTED) for f in range(CLIP_FRAMES))
+    rig.tracker.calls.clear()
+    assert not ctl.propagate(Direction.BOTH)
+    assert "current" in ctl.notice and rig.tracker.calls == []
+    assert ctl.propagate(Direction.BOTH, everything=True)  # `P`: track it all again
+    rig.drain()
+    assert rig.tracker.calls == [("propagate", 0, Direction.BOTH, None)]
+
+
+def test_a_window_starting_inside_current_frames_is_shortened_to_what_it_would_have_reached(
+    rig: EngineRig,
+) -> None:
+    ctl = rig.controller
+    ctl.click(45, 60)
+    rig.drain()
+    ctl.propagate(Direction.FORWARD, window=True)  # 0-4
+    rig.drain()
+    ctl.seek(2)
+    rig.tracker.calls.clear()
+    assert ctl.propagate(Direction.FORWARD, window=True)  # 2-6: only 5 and 6 are left
+    rig.drain()
+    assert rig.tracker.calls == [("resume", 5, Direction.FORWARD), ("propagate", 5, Direction.FORWARD, 2)]
+
+
+def test_stale_frames_are_tracked_again_from_the_first_one(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(8)
+    ctl.click(60, 60)  # a correction: frames 1-7 and 9- are stale now
+    rig.drain()
+    ctl.seek(0)
+    rig.tracker.calls.clear()
+    assert ctl.propagate(Direction.FORWARD)
+    rig.drain()
+    # Frame 0 is prompted and frame 1 stale: no tracked frame to skip, so it starts where it is, as ever.
+    assert rig.tracker.calls == [("propagate", 0, Direction.FORWARD, None)]
+    assert ctl.stale_count() == 0

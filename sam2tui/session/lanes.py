@@ -27,6 +27,9 @@ FLAGGED = (FrameState.LOST, FrameState.DOUBTFUL)
 STALE_REASON = "stale: its prompts changed since (r re-tracks it)"
 
 
+_UP_TO_DATE = frozenset({LabelState.PROMPTED, LabelState.ABSENT, LabelState.CURRENT})
+
+
 @dataclass
 class Lane:
     """One object's row of the timeline: per frame a review state and a label state; its prompted frames."""
@@ -121,6 +124,19 @@ class Lanes:
 
     def any_prompted(self) -> bool:
         return any(cached.lane.prompted for cached in self._objects.values())
+
+    def start_of_tracking(self, frames: Sequence[int]) -> int | None:
+        """Where a propagation over `frames` (in tracking order) starts so as to skip what is current: the
+        first frame where some prompted object is untracked or stale, or `frames[0]` when no tracked frame
+        comes before it (a prompted frame is where SAM 2 starts anyway); None when nothing needs tracking."""
+        lanes = [cached.lane for cached in self._objects.values() if cached.lane.prompted]
+        skipped_tracked = False
+        for frame in frames:
+            labels = [lane.labels[frame] for lane in lanes]
+            if any(label not in _UP_TO_DATE for label in labels):
+                return frame if skipped_tracked else frames[0]
+            skipped_tracked = skipped_tracked or LabelState.CURRENT in labels
+        return None
 
     def stale_count(self) -> int:
         """Stale (frame, object) pairs over every object followed."""

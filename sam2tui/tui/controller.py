@@ -377,16 +377,54 @@ class AnnotationController:
 
     # ---- propagation ----
 
-    def propagate(self, direction: Direction = Direction.BOTH, window: bool = False) -> bool:
-        """Track from the current frame: both ways over the video, or `propagation_window` frames one way."""
+    def propagate(
+        self, direction: Direction = Direction.BOTH, window: bool = False, everything: bool = False
+    ) -> bool:
+        """Track from the current frame: both ways over the video, or `propagation_window` frames one way.
+
+        Frames already current with their prompts are skipped: each direction starts at the first frame that
+        is untracked or stale, with SAM 2's memory rebuilt from the committed frames before it
+        (`Propagate.resume`). `everything` tracks every frame again from the current one."""
         if self._refuse_while_busy("start another propagation"):
             return False
         if not self._lanes.any_prompted():
             self.notice = "nothing to propagate: click on an object first"
             return False
         max_frames = self.propagation_window if window else None
-        self._start_runs([Propagate(self.view.frame, direction, max_frames)])
+        here = self.view.frame
+        commands = (
+            [Propagate(here, direction, max_frames)]
+            if everything
+            else self._continuing(direction, max_frames)
+        )
+        if not commands:
+            self.notice = "every frame there is current with its prompts (P tracks them again)"
+            return False
+        self._start_runs(commands)
         return True
+
+    def _continuing(self, direction: Direction, max_frames: int | None) -> list[Propagate]:
+        """The passes that track what is not current yet, from the current frame in `direction`."""
+        here = self.view.frame
+        ways = (Direction.FORWARD, Direction.BACKWARD) if direction is Direction.BOTH else (direction,)
+        starts: dict[Direction, int] = {}
+        for way in ways:
+            reach = Propagate(here, way, max_frames).frames_in(self.frame_count)
+            span = range(here, here + reach) if way is Direction.FORWARD else range(here, here - reach, -1)
+            edge = self._lanes.start_of_tracking(span)
+            if edge is not None:
+                starts[way] = edge
+        if direction is Direction.BOTH and starts == {Direction.FORWARD: here, Direction.BACKWARD: here}:
+            return [Propagate(here, Direction.BOTH, max_frames)]  # nothing to skip: one pass both ways
+        return [
+            Propagate(
+                start,
+                way,
+                None if max_frames is None else max_frames - abs(start - here),
+                resume=start != here,
+            )
+            for way, start in starts.items()
+        ]
 
     def repropagate(self) -> bool:
         """Re-track the spans of the pending corrections (`r`)."""

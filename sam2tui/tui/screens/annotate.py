@@ -83,7 +83,21 @@ class AnnotateScreen(Screen[None]):
             "Clear the selected object's prompts on this frame",
         ),
         _bind("x", "remove_object", "remove-object", "Remove", "Remove the selected object (asks first)"),
-        _bind("p", "propagate", "propagate", "Propagate", "Propagate both ways from this frame", show=True),
+        _bind(
+            "p",
+            "propagate",
+            "propagate",
+            "Propagate",
+            "Propagate both ways from this frame (frames already current are skipped)",
+            show=True,
+        ),
+        _bind(
+            "P",
+            "propagate_everything",
+            "propagate-everything",
+            "Propagate all",
+            "Propagate both ways from this frame, tracking current frames again too",
+        ),
         _bind(
             "f",
             "propagate_window(True)",
@@ -449,6 +463,11 @@ class AnnotateScreen(Screen[None]):
     def action_propagate(self) -> None:
         self._stop_playing()
         self.controller.propagate(Direction.BOTH)
+        self.sync()
+
+    def action_propagate_everything(self) -> None:
+        self._stop_playing()
+        self.controller.propagate(Direction.BOTH, everything=True)
         self.sync()
 
     def action_propagate_window(self, forward: bool) -> None:

@@ -70,23 +70,26 @@ class ExportScreen(ModalScreen[ExportDone | None]):
             yield Label("Formats")
             with Horizontal(classes="choices"):
                 for fmt in FORMATS:
-                    yield Checkbox(fmt, fmt == "coco", id=f"format-{fmt}")
+                    yield Checkbox(fmt, fmt == "coco", id=f"format-{fmt}", compact=True)
             yield Label("Frames (first, last, every k-th)")
             with Horizontal(classes="frames"):
-                yield Input("0", id="frame-first", type="integer")
-                yield Input(str(last), id="frame-last", type="integer")
-                yield Input("1", id="frame-every", type="integer")
+                yield Input("0", id="frame-first", type="integer", compact=True)
+                yield Input(str(last), id="frame-last", type="integer", compact=True)
+                yield Input("1", id="frame-every", type="integer", compact=True)
             yield Label("Objects")
             with VerticalScroll(classes="choices objects"):
                 for obj in self.objects:
                     yield Checkbox(
-                        f"{obj.obj_id} {obj.name} ({obj.class_name})", True, id=f"object-{obj.obj_id}"
+                        f"{obj.obj_id} {obj.name} ({obj.class_name})",
+                        True,
+                        id=f"object-{obj.obj_id}",
+                        compact=True,
                     )
             with Horizontal(classes="states"):
                 yield Static("", id="export-counts")
-                yield Checkbox("include stale frames", False, id="include-stale")
+                yield Checkbox("include stale frames", False, id="include-stale", compact=True)
             yield Label("Folder")
-            yield Input(str(self.folder), id="export-folder")
+            yield Input(str(self.folder), id="export-folder", compact=True)
             yield ProgressBar(id="export-progress", show_eta=False)
             yield Static("", id="export-status")
             with Horizontal(classes="buttons"):
