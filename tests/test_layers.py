@@ -69,13 +69,15 @@ def imported_names(path: Path) -> set[str]:
     return names
 
 
-def test_only_the_apps_wiring_chooses_sam2() -> None:
-    """The UI runs any Tracker: only app.py (building the app from the command line) names SAM 2's."""
+def test_the_ui_never_names_sam2s_tracker() -> None:
+    """The UI runs any Tracker: engine.options.chosen_tracker says which one and whether it is SAM 2, so no
+    module of tui/ names SAM 2's tracker or tests a factory's identity."""
     sam2_names = {"sam2tui.engine.sam2_tracker", "sam2tui.engine.options.sam2_tracker"}
     choosers = sorted(
         str(path.relative_to(TUI)) for path in TUI.rglob("*.py") if imported_names(path) & sam2_names
     )
-    assert choosers == ["app.py"]
+    assert choosers == []
+    assert not [path for path in TUI.rglob("*.py") if " is sam2_tracker" in path.read_text()]
 
 
 def test_only_sam2_tracker_imports_sam2() -> None:

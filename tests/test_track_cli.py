@@ -16,7 +16,9 @@ import pytest
 
 from sam2tui import masks
 from sam2tui.cli import main
+from sam2tui.session.states import label_states
 from sam2tui.session.store import SessionStore
+from sam2tui.values import LabelState
 from tests.fixtures_engine import (
     clip_frames,
     random_checkpoint_fixture,  # noqa: F401 - the fixture
@@ -147,6 +149,8 @@ def test_ctrl_c_saves_what_is_tracked_and_the_next_run_continues(
     with SessionStore.open(session) as store:
         assert tracked_frames(store) == list(range(40))
         continued = {r.frame: r.rle for r in store.results()}
+        assert store.pending_corrections() == []  # settled: every frame is current with its prompts
+        assert set(label_states(store, 40)[1]) == {LabelState.PROMPTED, LabelState.CURRENT}
     # it continued from the memory of the frames before (rebuilt from their masks), as an uninterrupted run
     whole = tmp_path / "whole.sam2tui"
     assert track(*args, "--session", whole).returncode == 0

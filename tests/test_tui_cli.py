@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sam2tui.cli import main
-from sam2tui.engine.options import TEST_TRACKER_ENV, sam2_tracker, tracker_factory
+from sam2tui.engine.options import TEST_TRACKER_ENV, TrackerChoice, chosen_tracker, sam2_tracker
 from sam2tui.tui.app import add_annotate_arguments
 from tests.fixtures_tui import write_clip_folder
 from tests.scripted_tracker import make_tracker
@@ -71,9 +71,9 @@ def test_a_bad_settings_file_fails_early(
 
 
 def test_the_testing_hook_names_a_factory(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert tracker_factory() is sam2_tracker
+    assert chosen_tracker() == TrackerChoice(sam2_tracker, runs_sam2=True)
     monkeypatch.setenv(TEST_TRACKER_ENV, "tests.scripted_tracker:make_tracker")
-    assert tracker_factory() is make_tracker
+    assert chosen_tracker() == TrackerChoice(make_tracker, runs_sam2=False)
 
 
 def test_a_broken_testing_hook_is_reported(

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from sam2tui.engine.checkpoints import DEFAULT_MODEL, MODELS, model_info
@@ -89,11 +90,20 @@ def sam2_tracker(spec: ModelSpec, progress: ProgressFn) -> Tracker:
     return Sam2Tracker(spec, progress)
 
 
-def tracker_factory() -> TrackerFactory:
-    """SAM 2, unless the testing hook names another factory."""
+@dataclass(frozen=True)
+class TrackerChoice:
+    """The tracker the app and `track` build. `runs_sam2`: it is SAM 2 itself, which needs the sam2
+    package and a checkpoint and is slow on a CPU; False for the testing hook's double."""
+
+    factory: TrackerFactory
+    runs_sam2: bool
+
+
+def chosen_tracker() -> TrackerChoice:
+    """SAM 2, unless the testing hook ($SAM2TUI_TEST_TRACKER) names another factory."""
     target = os.environ.get(TEST_TRACKER_ENV)
     if not target:
-        return sam2_tracker
+        return TrackerChoice(sam2_tracker, runs_sam2=True)
     module_name, _, attribute = target.partition(":")
     try:
         factory: TrackerFactory = getattr(importlib.import_module(module_name), attribute or "make_tracker")
@@ -101,4 +111,4 @@ def tracker_factory() -> TrackerFactory:
         raise InputError(
             TEST_TRACKER_ENV, f"cannot import the tracker factory {target!r} ({error})"
         ) from None
-    return factory
+    return TrackerChoice(factory, runs_sam2=False)

@@ -36,11 +36,10 @@ from sam2tui.engine.checkpoints import resolve_checkpoint
 from sam2tui.engine.device import resolve_device
 from sam2tui.engine.options import (
     add_model_arguments,
+    chosen_tracker,
     cpu_note,
     model_spec,
     require_sam2,
-    sam2_tracker,
-    tracker_factory,
 )
 from sam2tui.engine.tracker import (
     EngineFailed,
@@ -56,6 +55,7 @@ from sam2tui.engine.tracker import (
 from sam2tui.engine.worker import EngineWorker, TrackerFactory
 from sam2tui.errors import PromptsError, Sam2TuiError
 from sam2tui.export import export_session, parse_export_target
+from sam2tui.session.states import settle
 from sam2tui.session.store import SessionStore, default_session_path
 from sam2tui.track.prelabels import add_prelabel_arguments, prelabels_from_args
 from sam2tui.track.prompts_file import PromptsFile, load_prompts
@@ -93,9 +93,9 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
 def run_track(args: argparse.Namespace) -> int:
     targets = [parse_export_target(text) for text in args.export]
     spec = model_spec(args)
-    factory = tracker_factory()
+    tracker = chosen_tracker()
     on_cpu = False
-    if factory is sam2_tracker:
+    if tracker.runs_sam2:
         require_sam2()
         on_cpu = resolve_device(spec.device).type == "cpu"  # a bad --device is found before any work
     with VideoSource.open(args.video) as video:
@@ -108,12 +108,13 @@ def run_track(args: argparse.Namespace) -> int:
         session = args.session or default_session_path(video.path, video.fingerprint())
         with SessionStore.open(session, video.fingerprint()) as store:
             merge_prompts(store, prompts)
-            if factory is sam2_tracker:
+            if tracker.runs_sam2:
                 resolve_checkpoint(spec, download=True)  # downloads here, with its own progress bar
             plan = Plan.load(store, spec, Direction(args.direction), first, last)
             if on_cpu and plan.passes():
                 print(f"sam2tui: {cpu_note(spec)}", file=sys.stderr)
-            status = _Run(store, spec, video.path, factory).track(plan)
+            status = _Run(store, spec, video.path, tracker.factory).track(plan)
+            settle(store)  # the corrections this run covered are done with (interrupted: those it reached)
             if status != 0:
                 return status
             for fmt, out in targets:

@@ -26,11 +26,10 @@ from textual.binding import Binding, BindingsMap, BindingType
 
 from sam2tui.engine.options import (
     add_model_arguments,
+    chosen_tracker,
     cpu_note,
     model_spec,
     require_sam2,
-    sam2_tracker,
-    tracker_factory,
 )
 from sam2tui.engine.tracker import Event, LoadModel, ModelSpec, OpenVideo, Replay
 from sam2tui.engine.worker import EngineWorker, TrackerFactory
@@ -203,9 +202,8 @@ def run_annotate(args: argparse.Namespace) -> int:
     if render not in RENDER_MODES:
         raise InputError(RENDER_ENV, f"must be one of {', '.join(RENDER_MODES)}, not {render!r}")
     spec = model_spec(args)
-    factory = tracker_factory()
-    uses_sam2 = factory is sam2_tracker  # not the testing hook's tracker
-    if uses_sam2:
+    tracker = chosen_tracker()
+    if tracker.runs_sam2:
         require_sam2()
     with VideoSource.open(args.video) as video:
         fingerprint = video.fingerprint()
@@ -222,12 +220,12 @@ def run_annotate(args: argparse.Namespace) -> int:
             app = Sam2TuiApp(
                 video,
                 store,
-                tracker_factory=factory,
+                tracker_factory=tracker.factory,
                 model=spec,
                 render=renderer,
                 caps=caps,
                 render_note=note,
-                cpu_note=cpu_note(spec) if uses_sam2 else "",
+                cpu_note=cpu_note(spec) if tracker.runs_sam2 else "",
                 settings=settings,
             )
             code = app.run()
