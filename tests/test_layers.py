@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 PURE = [
+    "sam2tui.values",
     "sam2tui.masks",
     "sam2tui.video",
     "sam2tui.session.store",
@@ -17,6 +18,7 @@ PURE = [
     "sam2tui.session.lanes",
     "sam2tui.session.review",
     "sam2tui.session.spans",
+    "sam2tui.session.states",
     "sam2tui.export",
     "sam2tui.export.cli",
 ]
@@ -195,3 +197,38 @@ def test_no_import_cycles_in_sam2tui() -> None:
     assert "sam2tui.tui.widgets.frame_canvas" in graph  # the walk found the modules
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# Each room of sam2tui and the rooms it may import (docs/architecture.md, "Layers"). cli.py and doctor.py
+# sit above everything and dispatch to the subcommands.
+ROOMS = {
+    "values": set(),
+    "errors": set(),
+    "masks": {"values"},
+    "video": {"values", "errors"},
+    "session": {"values", "errors", "masks", "video"},
+    "engine": {"values", "errors", "masks", "video"},
+    "export": {"values", "errors", "masks", "video", "session"},
+    "track": {"values", "errors", "masks", "video", "session", "engine", "export"},
+    "tui": {"values", "errors", "masks", "video", "session", "engine", "export"},
+}
+
+
+def room(module: str) -> str:
+    """The room of a module: sam2tui.session.store -> session, sam2tui.values -> values."""
+    return module.split(".")[1] if module.count(".") else "sam2tui"
+
+
+def test_layers_only_look_down() -> None:
+    graph = import_graph(Path(__file__).resolve().parents[1] / "sam2tui")
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if room(module) in ROOMS
+        for target in targets
+        if room(target) != room(module) and room(target) not in ROOMS[room(module)] and target != "sam2tui"
+    )
+    assert upward == []
+    assert (
+        "sam2tui.values" in graph and not graph["sam2tui.values"]
+    )  # the ground floor imports nothing of ours
