@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -220,9 +221,11 @@ class Runner:
     def __init__(self, variant: str, setup: dict[str, Any], log: IO[str]) -> None:
         self.variant = variant
         self.log = log
+        threads = setup.get("threads")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.engine_speed", "--serve", variant, json.dumps(setup)],
             cwd=ROOT,
+            env={**os.environ, "OMP_NUM_THREADS": str(threads)} if threads else None,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -335,8 +338,11 @@ def compare(
     model: str = "sam2.1-tiny",
     device: str = "auto",
     autocast: bool | None = None,
+    threads: int | None = None,
 ) -> dict[int, Pairs]:
-    """Interleaved pairs for each object count, both variants built once at `image_size`."""
+    """Interleaved pairs for each object count, both variants built once at `image_size`.
+
+    `threads`: OMP_NUM_THREADS of both runners (default: torch's own choice, as in the app)."""
     if autocast is None:
         import torch
 
@@ -347,6 +353,7 @@ def compare(
         "image_size": image_size,
         "device": device,
         "autocast": autocast,
+        "threads": threads,
     }
     with runners(setup) as started:
         # Warm-up, untimed: first-call allocations and kernel choices (sam2 runs objects one by one, so one
@@ -447,6 +454,7 @@ def measure(
     model: str = "sam2.1-tiny",
     device: str = "auto",
     autocast: bool | None = None,
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     print(f"engine_speed: {NOISE_RULE}", file=sys.stderr, flush=True)
     rows: list[dict[str, Any]] = []
@@ -464,11 +472,13 @@ def measure(
                 model=model,
                 device=device,
                 autocast=autocast,
+                threads=threads,
             )
+            label = f"{model} @{plan.size}" + (f" ({threads} thread(s))" if threads else "")
             for objects in plan.speed:
-                rows.append(speed_row(results[objects], f"{model} @{plan.size}, {objects} object(s)"))
+                rows.append(speed_row(results[objects], f"{label}, {objects} object(s)"))
             if len(plan.objects) > 1:
-                scaling.extend(scaling_rows(results, f"{model} @{plan.size}"))
+                scaling.extend(scaling_rows(results, label))
     return rows + scaling
 
 
@@ -489,6 +499,11 @@ def main() -> int:
     parser.add_argument("--model", default="sam2.1-tiny")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--autocast", choices=("on", "off"))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="OMP_NUM_THREADS of both variants (1: immune to a busy machine's contention)",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], json.loads(args.serve[1]))
@@ -500,7 +515,7 @@ def main() -> int:
         frames, pairs = frames_and_pairs(size)
         plans.append(Plan(size, args.frames or frames, args.pairs or pairs, counts, tuple(args.objects)))
     autocast = None if args.autocast is None else args.autocast == "on"
-    rows = measure(plans=plans, model=args.model, device=args.device, autocast=autocast)
+    rows = measure(plans=plans, model=args.model, device=args.device, autocast=autocast, threads=args.threads)
     for row in rows:
         print(json.dumps(row))
     return 0
