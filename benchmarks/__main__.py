@@ -1,8 +1,9 @@
 """Run every benchmark and rewrite the results table in benchmarks/README.md.
 
 Each benchmark module exposes `measure(quick: bool = False) -> list[dict]` whose rows carry:
-benchmark, metric, ours, baseline, baseline_name, unit, target, met, note. A figure that claims
-"faster" or "smaller" is a ratio against a baseline measured in the same run.
+benchmark, metric, ours, baseline, baseline_name, unit, target, met, note; optionally ratio (when it is
+not ours/baseline, e.g. a median of paired ratios). `met` is True, False, None (no target) or a word such as
+"too noisy". A figure that claims "faster" or "smaller" is a ratio against a baseline measured in the same run.
 
     python -m benchmarks                 # all, then rewrite benchmarks/README.md
     python -m benchmarks terminal engine_speed --quick --no-write
@@ -23,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("terminal", "engine_speed", "engine_memory", "video_access", "export_speed", "soak")
+MODULES = (
+    "terminal",
+    "engine_speed",
+    "host_ceiling",
+    "engine_memory",
+    "video_access",
+    "export_speed",
+    "soak",
+)
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
 
@@ -65,9 +74,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for row in rows:
         baseline = row.get("baseline")
-        ratio = row["ours"] / baseline if baseline else None
+        ratio = row.get("ratio", row["ours"] / baseline if baseline else None)
         base = f"{fmt(baseline)} ({row['baseline_name']})" if baseline is not None else ""
-        met = {True: "yes", False: "**no**", None: ""}[row.get("met")]
+        verdict = row.get("met")
+        met = {True: "yes", False: "**no**", None: ""}.get(verdict, f"*{verdict}*")
         lines.append(
             f"| {row['benchmark']} | {row['metric']} | {fmt(row['ours'])} | {base} | {fmt(ratio)} "
             f"| {row.get('unit', '')} | {row.get('target', '')} | {met} | {row.get('note', '')} |"

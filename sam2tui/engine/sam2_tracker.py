@@ -76,8 +76,8 @@ class LazyFrames:
         self._prefetch = prefetch
         self._last: int | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2tui-frames")
-        self._mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
-        self._std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
+        self._mean = np.asarray(IMG_MEAN, np.float32)[:, None, None]
+        self._std = np.asarray(IMG_STD, np.float32)[:, None, None]
 
     def __len__(self) -> int:
         return self._count
@@ -107,13 +107,15 @@ class LazyFrames:
 
     def _prepare(self, index: int) -> torch.Tensor:
         # Exactly sam2.utils.misc._load_img_as_tensor and load_video_frames_from_jpg_images: PIL's default
-        # resize, /255 in float64, stored as float32, then normalised in float32 (bit-identical inputs).
+        # resize, /255 in float64, stored as float32 (CxHxW, contiguous), then normalised in float32
+        # (bit-identical inputs). In numpy, not torch: a torch op on this thread would start a second
+        # OpenMP team, whose threads compete with the model's for the cores.
         size = (self.image_size, self.image_size)
         pixels = np.asarray(Image.fromarray(self.video.frame(index)).resize(size))
-        image = torch.from_numpy(pixels / 255.0).permute(2, 0, 1).to(torch.float32)
+        image = (np.ascontiguousarray(pixels.transpose(2, 0, 1)) / 255.0).astype(np.float32)
         image -= self._mean
         image /= self._std
-        return image
+        return torch.from_numpy(image)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,77 @@
+"""LazyFrames, the model's input frames: sam2's JPEG loader's values, prepared without torch ops."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from sam2.utils.misc import load_video_frames_from_jpg_images
+
+from sam2tui.engine.sam2_tracker import LazyFrames
+from sam2tui.video import VideoSource
+from tests.fixtures_engine import clip_frames, write_jpeg_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("clip_size", "image_size"), [((160, 120), 256), ((640, 360), 1024)])
+def test_frames_equal_sam2s_jpeg_loader_bit_for_bit(
+    tmp_path: Path, clip_size: tuple[int, int], image_size: int
+) -> None:
+    folder = write_jpeg_folder(tmp_path / "clip", clip_frames(3, clip_size))
+    theirs, height, width = load_video_frames_from_jpg_images(
+        str(folder), image_size, offload_video_to_cpu=True, compute_device=torch.device("cpu")
+    )
+    with VideoSource.open(folder) as video:
+        lazy = LazyFrames(video, image_size)
+        try:
+            assert (lazy.height, lazy.width) == (height, width)
+            for i in range(len(theirs)):
+                ours = lazy[i]
+                assert ours.dtype == torch.float32 and ours.is_contiguous()
+                assert torch.equal(ours, theirs[i])
+        finally:
+            lazy.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_frame_thread_starts_no_openmp_team() -> None:
+    """The frames thread runs beside the model: a torch op there would start an OpenMP team of its own
+    (threads that compete with the model's on a small CPU). Only the frames thread itself may appear."""
+    script = textwrap.dedent(
+        """
+        import os, numpy as np, torch
+        from sam2tui.engine.sam2_tracker import LazyFrames
+
+        class Clip:
+            width, height = 640, 360
+            def __len__(self): return 4
+            def frame(self, index): return np.full((360, 640, 3), 40 * index, np.uint8)
+
+        torch.set_num_threads(2)
+        torch.ones(1 << 20).add_(1)  # the main thread's team exists before the frames come
+        before = len(os.listdir("/proc/self/task"))
+        lazy = LazyFrames(Clip(), 512)
+        for i in range(4):
+            lazy[i]
+        during = len(os.listdir("/proc/self/task"))
+        lazy.close()
+        print(before, during)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    before, during = map(int, done.stdout.split())
+    assert during == before + 1  # the frames thread, no OpenMP workers of its own
