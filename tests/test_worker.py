@@ -195,6 +195,26 @@ def test_replay_restarts_and_commits_prompted_frames(harness: Harness) -> None:
     assert {r.obj_id for r in harness.store.results(frame=6)} == {1, 2}
 
 
+def test_replay_commits_each_frame_once_with_every_object(harness: Harness) -> None:
+    harness.ready()
+    for _ in range(2):
+        harness.store.add_object()
+    prompts = tuple(
+        FramePrompt(frame, obj_id, (Prompt.click(frame, obj_id, 10.0 * obj_id, 10.0),))
+        for frame in (2, 5)
+        for obj_id in (1, 2, 3)
+    )
+    harness.worker.submit(Replay(prompts))
+    events = [e for e in harness.until_idle() if isinstance(e, FrameResults)]
+    assert [(e.frame, sorted(r.obj_id for r in e.results)) for e in events] == [
+        (2, [1, 2, 3]),
+        (5, [1, 2, 3]),
+    ]
+    assert {(r.frame, r.obj_id) for r in harness.store.results()} >= {
+        (f, o) for f in (2, 5) for o in (1, 2, 3)
+    }
+
+
 def test_clearing_the_last_prompt_leaves_no_result_there(harness: Harness) -> None:
     harness.ready()
     harness.store.add_prompt(Prompt.click(2, 1, 20.0, 20.0))

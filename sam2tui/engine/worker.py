@@ -177,11 +177,15 @@ class EngineWorker:
             tracker, video = self._ready()
             tracker.start(video)
             self._labels.clear()
-            for prompt in command.prompts:
+            prompts = command.prompts
+            for index, prompt in enumerate(prompts):
                 self._frame = prompt.frame
                 results = tracker.set_prompt(prompt)
                 self._note_label(prompt)
-                self._commit(prompt.frame, results, "replay")
+                # A prompt's results hold every object's mask on its frame: commit a frame once, after its
+                # last prompt, not once per object (99 objects on one frame would store 99 x 99 masks).
+                if index + 1 == len(prompts) or prompts[index + 1].frame != prompt.frame:
+                    self._commit(prompt.frame, results, "replay")
         elif isinstance(command, SetPrompt):
             self._frame = command.prompt.frame
             results = self._ready()[0].set_prompt(command.prompt)
