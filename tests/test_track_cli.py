@@ -223,3 +223,30 @@ def test_missing_video_exits_2_without_traceback(tmp_path: Path) -> None:
     assert (
         done.stderr.startswith("sam2tui: ") and done.stderr.count("\n") == 1 and "absent.mp4" in done.stderr
     )
+
+
+def test_a_session_is_re_tracked_with_its_own_prompts(
+    tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Draft, then finalise on another model: `track SESSION --model ...` uses the session's prompts."""
+    monkeypatch.setenv("SAM2TUI_TEST_TRACKER", "tests.scripted_tracker:make_tracker")
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 1, "points": [[40, 50]]}]}]}))
+    session = tmp_path / "clip.sam2tui"
+    assert main(["track", str(clip), "--prompts", str(prompts), "--session", str(session)]) == 0
+    with SessionStore.open(session) as store:
+        before, drafted = store.prompts(), store.setting("track.progress")
+    capsys.readouterr()
+    assert main(["track", str(session), "--image-size", "512"]) == 0  # another model setting: starts over
+    assert "5/5" in capsys.readouterr().err  # every frame again: forward 1-3, backward 1-0
+    with SessionStore.open(session) as store:
+        assert store.prompts() == before and tracked_frames(store) == [0, 1, 2, 3]
+        assert store.setting("track.progress")["revision"] != drafted["revision"]
+        assert store.pending_corrections() == []
+    for argv, problem in (
+        (["track", str(session), "--prompts", str(prompts)], "re-tracked with its own prompts"),
+        (["track", str(clip)], "give --prompts FILE or --prompts-from"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sam2tui: ") and err.count("\n") == 1 and problem in err, err

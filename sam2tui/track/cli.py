@@ -1,5 +1,9 @@
 """`sam2tui track VIDEO --prompts FILE`: track without a terminal UI, save into the session, export.
 
+`sam2tui track SESSION --model NAME` re-tracks a session with its own prompts on another model (draft with
+tiny in the app, finalise with large): the model is part of what was tracked, so it starts over, and every
+stored result records the model that made it.
+
 Continuing: the session keeps, under the setting `track.progress`, the revision of what was tracked (a hash
 of the stored prompts, the model and its image size), the frame the propagation started from, and the
 furthest frame reached forwards and backwards. Running `track` again with the same prompts and model skips
@@ -53,10 +57,10 @@ from sam2tui.engine.tracker import (
     Replay,
 )
 from sam2tui.engine.worker import EngineWorker, TrackerFactory
-from sam2tui.errors import PromptsError, Sam2TuiError
+from sam2tui.errors import InputError, PromptsError, Sam2TuiError
 from sam2tui.export import export_session, parse_export_target
 from sam2tui.session.states import settle
-from sam2tui.session.store import SessionStore, default_session_path
+from sam2tui.session.store import SESSION_SUFFIX, SessionStore, default_session_path
 from sam2tui.track.prelabels import add_prelabel_arguments, prelabels_from_args
 from sam2tui.track.prompts_file import PromptsFile, load_prompts
 from sam2tui.values import Direction
@@ -66,8 +70,12 @@ PROGRESS_KEY = "track.progress"
 
 
 def add_track_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, help="video file or folder of frames")
-    source = parser.add_mutually_exclusive_group(required=True)
+    parser.add_argument(
+        "video",
+        type=Path,
+        help="video file or folder of frames; or a session file (.sam2tui): re-track it with its own prompts",
+    )
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--prompts", type=Path, metavar="FILE", help="prompts JSON (see the README)")
     add_prelabel_arguments(parser, source)
     add_model_arguments(parser)
@@ -98,16 +106,20 @@ def run_track(args: argparse.Namespace) -> int:
     if tracker.runs_sam2:
         require_sam2()
         on_cpu = resolve_device(spec.device).type == "cpu"  # a bad --device is found before any work
-    with VideoSource.open(args.video) as video:
+    session, video_path = _target(args)
+    with VideoSource.open(video_path) as video:
         if args.prompts and (args.keyframes or args.min_score is not None):
             raise PromptsError(args.prompts, "--keyframes and --min-score go with --prompts-from")
-        read = partial(load_prompts, args.prompts) if args.prompts else partial(prelabels_from_args, args)
-        prompts = read(width=video.width, height=video.height, frame_count=len(video))
+        prompts = None
+        if args.prompts or args.prompts_from:
+            read = partial(load_prompts, args.prompts) if args.prompts else partial(prelabels_from_args, args)
+            prompts = read(width=video.width, height=video.height, frame_count=len(video))
         frames = parse_frame_range(args.frames, len(video)) or range(len(video))
         first, last = frames.start, frames.stop - 1
-        session = args.session or default_session_path(video.path, video.fingerprint())
+        session = session or default_session_path(video.path, video.fingerprint())
         with SessionStore.open(session, video.fingerprint()) as store:
-            merge_prompts(store, prompts)
+            if prompts is not None:
+                merge_prompts(store, prompts)
             if tracker.runs_sam2:
                 resolve_checkpoint(spec, download=True)  # downloads here, with its own progress bar
             plan = Plan.load(store, spec, Direction(args.direction), first, last)
@@ -122,6 +134,21 @@ def run_track(args: argparse.Namespace) -> int:
                 print(f"sam2tui: wrote {fmt} to {', '.join(str(p) for p in written)}", file=sys.stderr)
             print(f"sam2tui: session {store.path}", file=sys.stderr)
     return 0
+
+
+def _target(args: argparse.Namespace) -> tuple[Path | None, Path]:
+    """(session or None for the default one, video): a session file given instead of a video is re-tracked
+    with its own prompts, in their order (drafted with one model, finalised with another)."""
+    if args.video.suffix != SESSION_SUFFIX:
+        if not (args.prompts or args.prompts_from):
+            raise InputError(
+                args.video, "give --prompts FILE or --prompts-from FORMAT:PATH (or a session file)"
+            )
+        return args.session, args.video
+    if args.prompts or args.prompts_from or args.session:
+        raise InputError(args.video, "a session is re-tracked with its own prompts: no --prompts, --session")
+    with SessionStore.open_snapshot(args.video) as snapshot:  # only to find its video
+        return args.video, Path(snapshot.fingerprint.path)
 
 
 def merge_prompts(store: SessionStore, prompts: PromptsFile) -> None:
