@@ -18,7 +18,7 @@ from sam2tui.tui.compose import Overlay
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.render.kitty import MAX_CELLS, PLACEHOLDER, KittyEncoder, id_color
 from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
-from sam2tui.tui.render.sixel import SixelEncoder
+from sam2tui.tui.render.sixel import SixelEncoder, encode_sixel
 from sam2tui.tui.viewport import Viewport
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas
 from tests.test_frame_canvas import SIZE, gradient_frame, tail_text, wait_for
@@ -93,6 +93,24 @@ def test_sixel_encodes_a_decodable_image_drawn_from_the_last_row() -> None:
     last = encoder.line(1, half_blocks[1], data, cells, (5, 7))
     assert last.cell_length == 3 and list(last)[:-1] == list(half_blocks[1])
     assert tail_text(last) == f"\x1b7\x1b[8;6H{data}\x1b8"  # at the canvas's top-left, cursor put back
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 5), (13, 33), (12, 40)])
+def test_our_sixel_encoder_draws_every_pixel_in_its_palette_colour(size: tuple[int, int]) -> None:
+    # Random pixels: many colours per band, runs of one, heights that end inside a band.
+    rgb = np.random.default_rng(size[0]).integers(0, 256, (*size, 3), dtype=np.uint8)
+    image = Image.fromarray(rgb).quantize(256, method=Image.Quantize.FASTOCTREE)
+    palette = np.asarray(image.getpalette(), np.int32).reshape(-1, 3)
+    expected = np.round((palette * 100 + 127) // 255 * 255 / 100).astype(np.uint8)[np.asarray(image)]
+    assert (decode_sixel(encode_sixel(rgb)) == expected).all()
+
+
+def test_our_sixel_encoder_writes_long_runs_as_repeats() -> None:
+    rgb = np.zeros((12, 300, 3), np.uint8)
+    rgb[:, 100:] = (255, 255, 255)
+    data = encode_sixel(rgb)
+    assert (decode_sixel(data) == rgb).all()
+    assert "!100~" in data and "!200~" in data and len(data) < 120  # two bands, two colours
 
 
 def test_kitty_transmits_the_png_in_base64_chunks_and_places_it_over_the_cells() -> None:
