@@ -50,8 +50,9 @@ class SharpEncoder(ABC):
 
     name: ClassVar[str]  # the renderer's name, as `TermCaps.choose_renderer` gives it
 
-    def __init__(self, cell_size: tuple[int, int]) -> None:
+    def __init__(self, cell_size: tuple[int, int], tmux: bool = False) -> None:
         self.cell_size = cell_size  # the terminal's cell in pixels (width, height)
+        self.tmux = tmux  # inside tmux: sequences for the terminal outside go through passthrough
 
     def can_show(self, cells: CanvasCells) -> bool:
         """Whether this terminal state allows the image at all (else the canvas keeps its half blocks)."""

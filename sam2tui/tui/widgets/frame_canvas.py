@@ -761,11 +761,13 @@ def make_canvas(
 ) -> FrameCanvas:
     """The canvas for a renderer chosen by `TermCaps.choose_renderer` ("halfblock", "sixel" or "kitty").
 
-    Sharp renderers need the terminal's cell size in pixels (from `caps`; 10x20 when unknown).
+    Sharp renderers need the terminal's cell size in pixels (from `caps`; 10x20 when unknown) and whether
+    they run inside tmux.
     """
     if render == "halfblock":
         return FrameCanvas(name=name, id=id, classes=classes)
     if render in SHARP_ENCODERS:
         cell_size = caps.cell_size if caps is not None and caps.cell_size is not None else (10, 20)
-        return FrameCanvas(encoder=SHARP_ENCODERS[render](cell_size), name=name, id=id, classes=classes)
+        encoder = SHARP_ENCODERS[render](cell_size, caps is not None and caps.tmux)
+        return FrameCanvas(encoder=encoder, name=name, id=id, classes=classes)
     raise ValueError(f"unknown renderer {render!r}; expected one of {', '.join(RENDERERS)}")
