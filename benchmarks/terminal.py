@@ -36,7 +36,7 @@ from benchmarks.pty_terminal import SYNC_END, PtyTerminal, TerminalProfile
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / ".." / "shared" / "data" / "cups" / "02_cups.mp4"
 COLS, ROWS, CELL = 160, 48, (10, 20)
-RENDERERS = ("halfblock", "sixel", "kitty", "baseline", "baseline-sixel")
+RENDERERS = ("halfblock", "octant", "sixel", "kitty", "baseline", "baseline-sixel")
 GRAPHICS = re.compile(rb"\x1bP.*?\x1b\\|\x1b_G.*?\x1b\\", re.S)  # Sixel (DCS) and kitty (APC) images
 METRICS = {
     "fps": "frames/s with the key held at 30 Hz",
@@ -252,7 +252,7 @@ def measure_renderer(renderer: str, quick: bool = False) -> dict[str, float]:
     steps = 3 if quick else 10
     held = 1.0 if quick else 2.0
     # The Sixel/kitty images come >= 150 ms after the half blocks: wait longer for quiet.
-    quiet = 0.3 if renderer in ("halfblock", "baseline") else 1.0
+    quiet = 0.3 if renderer in ("halfblock", "octant", "baseline") else 1.0
 
     def script(term: PtyTerminal) -> dict[str, float]:
         result = step_script(steps, quiet)(term)
@@ -314,6 +314,9 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
     row("halfblock", "kb_per_step", "KB", "baseline", "<= 240")
     row("halfblock", "kb_per_update", "KB", "baseline")
     row("halfblock", "latency_ms", "ms", "baseline")
+    edges = f"octants on the mask's contour, half blocks elsewhere; {size}"
+    row("octant", "fps", "frames/s", "baseline", ">= 20", note=edges)
+    row("octant", "kb_per_step", "KB", "baseline", "<= 240", note=edges)
     for name in ("sixel", "kitty"):
         baseline = "baseline-sixel" if name == "sixel" else None
         progressive = f"half blocks at once, the {name} image after 150 ms idle; {size}"

@@ -141,6 +141,7 @@ def check_terminal() -> list[Check]:
         checks.append(
             Check("graphics", Verdict.OK, f"{graphics}; {answer}; renderer: {choice.renderer}{reason}")
         )
+        checks.append(check_text_edges(choice.renderer))
     checks.append(
         Check(
             "colour",
@@ -160,6 +161,18 @@ def check_terminal() -> list[Check]:
         checks.append(check_tmux(caps))
     checks.append(Check("session", Verdict.OK, "over SSH" if caps.ssh else "local"))
     return checks
+
+
+def check_text_edges(renderer: str) -> Check:
+    """How mask edges are drawn in text, and the finer choices (no terminal reports its font's coverage)."""
+    names = {"octant": "octants, 2x4 per cell", "sextant": "sextants, 2x3 per cell"}
+    edges = names.get(renderer, "half blocks, 1x2 per cell")
+    return Check(
+        "text edges",
+        Verdict.OK,
+        f"mask edges in text: {edges} (--render octant needs Unicode 16 block glyphs: kitty >= 0.40, "
+        "foot >= 1.20, ghostty >= 1.2, VTE >= 0.78; --render sextant Unicode 13)",
+    )
 
 
 def tmux_option(name: str) -> str:

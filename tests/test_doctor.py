@@ -80,3 +80,10 @@ def test_inside_tmux_doctor_says_what_works_and_the_setting_it_needs(
     assert (fix in check.fix if fix else check.fix == "") and check.verdict is (
         Verdict.WARN if fix else Verdict.OK
     )
+
+
+def test_doctor_names_the_text_edge_choice() -> None:
+    assert "octants, 2x4 per cell" in doctor.check_text_edges("octant").detail
+    assert "sextants, 2x3 per cell" in doctor.check_text_edges("sextant").detail
+    plain = doctor.check_text_edges("halfblock").detail
+    assert "half blocks" in plain and "--render octant" in plain

@@ -153,3 +153,9 @@ def test_inside_tmux_kitty_needs_passthrough() -> None:
     assert renderer == "halfblock" and "outside tmux" in reason
     on = TermCaps(is_tty=True, answered=True, tmux=True, passthrough=True, kitty=True)
     assert on.choose_renderer("auto", env={}) == "kitty"
+
+
+def test_text_renderers_need_no_terminal_answer() -> None:
+    silent = TermCaps()
+    assert silent.renderer_choice("octant", env={}) == ("octant", "")
+    assert silent.choose_renderer("auto", env={"SAM2TUI_RENDER": "sextant"}) == "sextant"

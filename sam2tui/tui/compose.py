@@ -307,6 +307,21 @@ def compose(frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out
 
     `view` must describe this frame's size; `out_w/out_h` scale its canvas (equal to it for half-block).
     """
+    return _compose(frame, overlay, view, out_w, out_h, None)
+
+
+def compose_labelled(
+    frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out_h: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`compose`, and which mask is on top at each output pixel: out_h x out_w uint8, 0 where none, else
+    1 + its rank in drawing order (the selected object's is the highest)."""
+    labels = np.zeros((out_h, out_w), np.uint8)
+    return _compose(frame, overlay, view, out_w, out_h, labels), labels
+
+
+def _compose(
+    frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out_h: int, labels: np.ndarray | None
+) -> np.ndarray:
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"a frame must be HxWx3 uint8, got {frame.shape} {frame.dtype}")
     if frame.shape[:2] != (view.frame_h, view.frame_w):
@@ -331,8 +346,10 @@ def compose(frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out
             shape = _fill_mask(out, mask, layer, m, line, alpha)
             if shape is not None:
                 shapes.append(shape)
-        for shape in sorted(shapes, key=lambda s: s.layer.selected):  # the selected contour on top
-            _draw_contour(out, shape, line)
+        for rank, shape in enumerate(sorted(shapes, key=lambda s: s.layer.selected), 1):
+            _draw_contour(out, shape, line)  # the selected contour last: on top
+            if labels is not None:
+                labels[shape.ys, shape.xs][shape.inside.astype(bool)] = min(rank, 255)
     if overlay.show_boxes:
         for box in overlay.boxes:
             _draw_rect(out, (*m.point(*box.box[:2]), *m.point(*box.box[2:])), box.color, line, box.dashed)

@@ -36,7 +36,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-RENDERERS = ("halfblock", "sixel", "kitty")
+# Text renderers need nothing but the font: octants (Unicode 16) and sextants (Unicode 13) sharpen mask edges.
+TEXT_RENDERERS = ("halfblock", "octant", "sextant")
+RENDERERS = (*TEXT_RENDERERS, "sixel", "kitty")
 RENDER_ENV = "SAM2TUI_RENDER"
 KITTY_QUERY = "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
 CELL_SIZE_QUERY = "\x1b[16t"
@@ -91,7 +93,7 @@ class TermCaps:
     def renderer_choice(
         self, requested: str = "auto", env: Mapping[str, str] | None = None
     ) -> RendererChoice:
-        """Resolve "auto" | "halfblock" | "sixel" | "kitty" (an "auto" request defers to $SAM2TUI_RENDER)."""
+        """Resolve "auto" or one of RENDERERS (an "auto" request defers to $SAM2TUI_RENDER)."""
         env = os.environ if env is None else env
         note = ""
         if requested == "auto" and env.get(RENDER_ENV):
@@ -105,8 +107,8 @@ class TermCaps:
             if self.kitty:
                 return RendererChoice("kitty", note)
             return RendererChoice("halfblock", note + self._no_graphics_reason())
-        if requested == "halfblock":
-            return RendererChoice("halfblock", note)
+        if requested in TEXT_RENDERERS:
+            return RendererChoice(requested, note)
         if requested not in RENDERERS:
             raise ValueError(
                 f"unknown renderer {requested!r}; expected auto or one of {', '.join(RENDERERS)}"

@@ -43,8 +43,9 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from sam2tui.tui.compose import Overlay, compose
-from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
+from sam2tui.tui.compose import Overlay, compose, compose_labelled
+from sam2tui.tui.render.blocks import EDGE_MODES, edge_cells
+from sam2tui.tui.render.halfblock import HalfBlockPainter, pack, quantise
 from sam2tui.tui.render.kitty import KittyEncoder
 from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
 from sam2tui.tui.render.sixel import SixelEncoder
@@ -70,7 +71,7 @@ log = logging.getLogger(__name__)
 class _Picture:
     """One composed canvas: quantised cells and the Strips built from them so far."""
 
-    cells: np.ndarray  # (rows, cols, 2) packed colours of the upper and lower pixel of each cell
+    cells: np.ndarray  # (rows, cols, 2) packed colours of the upper and lower pixel of each cell (3: glyphs)
     strips: list[Strip | None]
 
 
@@ -256,6 +257,7 @@ class FrameCanvas(Widget, can_focus=True):
         self,
         *,
         encoder: SharpEncoder | None = None,
+        edges: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -277,6 +279,9 @@ class FrameCanvas(Widget, can_focus=True):
         self._crosshair: tuple[float, float] | None = None  # the keyboard pointer (video pixels); None: off
         self._anchor: tuple[float, float] | None = None  # a box corner placed with the keyboard pointer
         self._encoder = encoder  # None: half blocks only
+        if edges is not None and edges not in EDGE_MODES:
+            raise ValueError(f"unknown edge glyphs {edges!r}; expected one of {', '.join(EDGE_MODES)}")
+        self._edges = edges  # "octant" / "sextant": mask edges in finer block characters
         self._sharp: _Sharp | None = None  # the sharp image the rows show
         self._still_timer: Timer | None = None
         self._changed_at = 0.0  # monotonic time of the last picture change
@@ -288,8 +293,11 @@ class FrameCanvas(Widget, can_focus=True):
 
     @property
     def renderer(self) -> str:
-        """How still frames reach the terminal: "halfblock", or the encoder's name ("sixel", "kitty")."""
-        return "halfblock" if self._encoder is None else self._encoder.name
+        """How frames reach the terminal: "halfblock", "octant" or "sextant" (text), or the sharp encoder's name
+        ("sixel", "kitty")."""
+        if self._encoder is not None:
+            return self._encoder.name
+        return self._edges or "halfblock"
 
     @property
     def encoder(self) -> SharpEncoder | None:
@@ -373,10 +381,29 @@ class FrameCanvas(Widget, can_focus=True):
         picture = self._pictures.get(key)
         if picture is None:
             cells = quantise(compose(self._image, overlay, self._view, *size))
+            if self._edges is not None:
+                cells = self._with_edges(cells, self._image, overlay, self._view, self._edges)
             picture = _Picture(cells, [None] * cells.shape[0])
             self._pictures.set(key, picture)
         self._picture, self._picture_key = picture, key
         self._refresh_changed_cells(picture.cells)
+
+    @staticmethod
+    def _with_edges(
+        cells: np.ndarray, image: np.ndarray, overlay: Overlay, view: Viewport, mode: str
+    ) -> np.ndarray:
+        """The half-block cells with those on a mask's contour redrawn as octants or sextants (render/blocks.py)."""
+        rows, cols = cells.shape[:2]
+        out = np.zeros((rows, cols, 3), np.int32)
+        out[..., :2] = cells
+        if not (overlay.show_masks and overlay.masks):
+            return out
+        (cw, ch), glyphs = EDGE_MODES[mode]
+        rgb, labels = compose_labelled(image, overlay, view, cols * cw, rows * ch)
+        edge, pattern, fg, bg = edge_cells(rgb, labels, (cw, ch))
+        out[edge, 0], out[edge, 1] = pack(fg[edge]), pack(bg[edge])
+        out[edge, 2] = _code_points(glyphs)[pattern[edge]]
+        return out
 
     def _refresh_changed_cells(self, cells: np.ndarray) -> None:
         shown, self._shown = self._shown, cells
@@ -735,6 +762,11 @@ class FrameCanvas(Widget, can_focus=True):
         self._wheel(event, 1 / WHEEL_STEP)
 
 
+@functools.lru_cache(maxsize=4)
+def _code_points(glyphs: tuple[str, ...]) -> np.ndarray:
+    return np.array([ord(glyph) for glyph in glyphs], np.int32)
+
+
 def _corners(a: tuple[float, float], b: tuple[float, float]) -> BoxCorners:
     """The box with corners `a` and `b`, as (x0, y0, x1, y1) with x0 <= x1, y0 <= y1."""
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]))
@@ -759,13 +791,15 @@ def make_canvas(
     id: str | None = None,
     classes: str | None = None,
 ) -> FrameCanvas:
-    """The canvas for a renderer chosen by `TermCaps.choose_renderer` ("halfblock", "sixel" or "kitty").
+    """The canvas for a renderer chosen by `TermCaps.choose_renderer` (one of termcaps.RENDERERS).
 
     Sharp renderers need the terminal's cell size in pixels (from `caps`; 10x20 when unknown) and whether
     they run inside tmux.
     """
     if render == "halfblock":
         return FrameCanvas(name=name, id=id, classes=classes)
+    if render in EDGE_MODES:
+        return FrameCanvas(edges=render, name=name, id=id, classes=classes)
     if render in SHARP_ENCODERS:
         cell_size = caps.cell_size if caps is not None and caps.cell_size is not None else (10, 20)
         encoder = SHARP_ENCODERS[render](cell_size, caps is not None and caps.tmux)
