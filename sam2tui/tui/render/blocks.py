@@ -3,7 +3,7 @@
 A half-block cell shows 1x2 samples; a cell on a mask's contour can show 2x4 (octant) or 2x3 (sextant) with
 two colours, the mask's inside as the foreground and the rest as the background. `edge_cells` finds those
 cells in a picture composed at the finer resolution with its mask labels (compose.compose_labelled) and
-gives each its glyph and two colours; every other cell stays a half block.
+gives each its glyph and two colours; every other cell stays a half block, averaged from the same picture.
 
 The glyph tables, derived from the Unicode names: samples are numbered row by row, left then right
 (1 2 / 3 4 / 5 6 [/ 7 8]), and a pattern is the number whose bit n-1 says sample n is foreground.
@@ -17,7 +17,12 @@ Pattern 0 is a space and the full pattern U+2588 in both.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
+
+from sam2tui.tui.render.halfblock import pack, quantise
 
 BLANK, FULL = " ", "\u2588"
 
@@ -82,22 +87,43 @@ def edge_cells(
     """The cells on a mask's contour and how to draw them.
 
     `rgb` (HxWx3) and `labels` (HxW, 0 where no mask, else the mask on top) are at `cell` samples per cell.
-    Returns (edge: rows x cols bool, pattern: rows x cols int, fg and bg: rows x cols x 3 uint8): in an edge
-    cell the foreground is the samples of the highest label in it (the mask on top) and the background the
-    rest, each their mean colour.
+    Returns `edge` (rows x cols bool) and, for its cells in row-major order, the pattern and the fg and bg
+    colours (N x 3 uint8): the foreground is the samples of the highest label in the cell (the mask on top),
+    the background the rest, each their mean colour.
     """
     cw, ch = cell
     rows, cols = labels.shape[0] // ch, labels.shape[1] // cw
-    lab = labels[: rows * ch, : cols * cw].reshape(rows, ch, cols, cw).transpose(0, 2, 1, 3)
-    lab = lab.reshape(rows, cols, ch * cw)
-    top = lab.max(axis=2)
-    edge = top != lab.min(axis=2)
-    inside = lab == top[..., None]  # sample k (row k // cw, column k % cw) is bit k
-    pattern = (inside * (1 << np.arange(ch * cw))).sum(axis=2)
-    samples = rgb[: rows * ch, : cols * cw].reshape(rows, ch, cols, cw, 3).transpose(0, 2, 1, 3, 4)
-    samples = samples.reshape(rows, cols, ch * cw, 3).astype(np.float32)
+    lab = labels[: rows * ch, : cols * cw].reshape(rows, ch, cols, cw)
+    top, low = lab.max(axis=(1, 3)), lab.min(axis=(1, 3))
+    edge = top != low
+    r, c = np.nonzero(edge)
+    inside = (lab[r, :, c, :] == top[r, c][:, None, None]).reshape(r.size, ch * cw)  # bit k: row k // cw
+    pattern = (inside * (1 << np.arange(ch * cw))).sum(axis=1)
+    samples = rgb[: rows * ch, : cols * cw].reshape(rows, ch, cols, cw, 3)[r, :, c]
+    samples = samples.reshape(r.size, ch * cw, 3).astype(np.float32)
     weight = inside[..., None].astype(np.float32)
-    count = weight.sum(axis=2)
-    fg = (samples * weight).sum(axis=2) / np.maximum(count, 1)
-    bg = (samples * (1 - weight)).sum(axis=2) / np.maximum(ch * cw - count, 1)
+    count = weight.sum(axis=1)
+    fg = (samples * weight).sum(axis=1) / np.maximum(count, 1)
+    bg = (samples * (1 - weight)).sum(axis=1) / np.maximum(ch * cw - count, 1)
     return edge, pattern, np.rint(fg).astype(np.uint8), np.rint(bg).astype(np.uint8)
+
+
+def edge_picture(rgb: np.ndarray, labels: np.ndarray, mode: str) -> np.ndarray:
+    """Half-block cells (rows x cols x 3: packed fg/upper, bg/lower, code point or 0) from a picture composed
+    at the mode's samples per cell: averaged down to half blocks, the contour cells as `mode` glyphs.
+
+    One composition at the finer size serves both (composing twice would cost a third of a frame)."""
+    (cw, ch), _ = EDGE_MODES[mode]
+    rows, cols = labels.shape[0] // ch, labels.shape[1] // cw
+    half = cv2.resize(rgb[: rows * ch, : cols * cw], (cols, rows * 2), interpolation=cv2.INTER_AREA)
+    out = np.zeros((rows, cols, 3), np.int32)
+    out[..., :2] = quantise(half)
+    edge, pattern, fg, bg = edge_cells(rgb, labels, (cw, ch))
+    out[edge, 0], out[edge, 1] = pack(fg), pack(bg)
+    out[edge, 2] = _code_points(mode)[pattern]
+    return out
+
+
+@lru_cache(maxsize=len(EDGE_MODES))
+def _code_points(mode: str) -> np.ndarray:
+    return np.array([ord(glyph) for glyph in EDGE_MODES[mode][1]], np.int32)

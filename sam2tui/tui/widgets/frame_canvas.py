@@ -44,8 +44,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from sam2tui.tui.compose import Overlay, compose, compose_labelled
-from sam2tui.tui.render.blocks import EDGE_MODES, edge_cells
-from sam2tui.tui.render.halfblock import HalfBlockPainter, pack, quantise
+from sam2tui.tui.render.blocks import EDGE_MODES, edge_picture
+from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.render.kitty import KittyEncoder
 from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
 from sam2tui.tui.render.sixel import SixelEncoder
@@ -380,30 +380,17 @@ class FrameCanvas(Widget, can_focus=True):
         key = (self._frame_index, self._view, overlay.version_key())
         picture = self._pictures.get(key)
         if picture is None:
-            cells = quantise(compose(self._image, overlay, self._view, *size))
-            if self._edges is not None:
-                cells = self._with_edges(cells, self._image, overlay, self._view, self._edges)
+            if self._edges is None:
+                cells = quantise(compose(self._image, overlay, self._view, *size))
+            else:
+                (cw, ch), _ = EDGE_MODES[self._edges]
+                cols, rows = size[0], size[1] // 2
+                fine = compose_labelled(self._image, overlay, self._view, cols * cw, rows * ch)
+                cells = edge_picture(*fine, self._edges)
             picture = _Picture(cells, [None] * cells.shape[0])
             self._pictures.set(key, picture)
         self._picture, self._picture_key = picture, key
         self._refresh_changed_cells(picture.cells)
-
-    @staticmethod
-    def _with_edges(
-        cells: np.ndarray, image: np.ndarray, overlay: Overlay, view: Viewport, mode: str
-    ) -> np.ndarray:
-        """The half-block cells with those on a mask's contour redrawn as octants or sextants (render/blocks.py)."""
-        rows, cols = cells.shape[:2]
-        out = np.zeros((rows, cols, 3), np.int32)
-        out[..., :2] = cells
-        if not (overlay.show_masks and overlay.masks):
-            return out
-        (cw, ch), glyphs = EDGE_MODES[mode]
-        rgb, labels = compose_labelled(image, overlay, view, cols * cw, rows * ch)
-        edge, pattern, fg, bg = edge_cells(rgb, labels, (cw, ch))
-        out[edge, 0], out[edge, 1] = pack(fg[edge]), pack(bg[edge])
-        out[edge, 2] = _code_points(glyphs)[pattern[edge]]
-        return out
 
     def _refresh_changed_cells(self, cells: np.ndarray) -> None:
         shown, self._shown = self._shown, cells
@@ -760,11 +747,6 @@ class FrameCanvas(Widget, can_focus=True):
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         self._wheel(event, 1 / WHEEL_STEP)
-
-
-@functools.lru_cache(maxsize=4)
-def _code_points(glyphs: tuple[str, ...]) -> np.ndarray:
-    return np.array([ord(glyph) for glyph in glyphs], np.int32)
 
 
 def _corners(a: tuple[float, float], b: tuple[float, float]) -> BoxCorners:
