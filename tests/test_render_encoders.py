@@ -220,3 +220,47 @@ async def test_a_switch_during_an_encode_shows_the_new_encoders_image() -> None:
         canvas.set_encoder(SixelEncoder(CELL))
         await wait_for(pilot, lambda: tail_text(canvas.render_line(23)).startswith("\x1b7"))
         assert "marker" not in tail_text(canvas.render_line(23))
+
+
+def test_kitty_updates_only_the_rectangle_that_changed() -> None:
+    encoder = KittyEncoder(CELL)
+    before = three_colours()
+    after = before.copy()
+    after[3:7, 12:30] = (255, 255, 0)
+    ident = kitty_commands(encoder.encode(before, CELLS))[0][0]["i"]
+    commands = kitty_commands(encoder.encode_update(before, after, CELLS) or "")
+    keys = commands[0][0]
+    assert (keys["a"], keys["i"], keys["r"], keys["x"], keys["y"], keys["X"]) == (
+        "f",
+        ident,
+        "1",
+        "12",
+        "3",
+        "1",
+    )
+    png = base64.standard_b64decode("".join(payload for _, payload in commands))
+    assert (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) == after[3:7, 12:30]).all()
+    assert encoder.encode_update(before, before.copy(), CELLS) == ""  # nothing changed: nothing to send
+    assert encoder.encode_update(before, before[::-1].copy(), CELLS) is None  # most of it: the whole image
+    assert not SixelEncoder.updates and SixelEncoder(CELL).encode_update(before, after, CELLS) is None
+
+
+async def test_a_click_on_the_kitty_image_sends_only_an_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sam2tui.tui.compose import PointLayer
+
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    app = EncoderApp()
+    async with app.run_test(size=SIZE) as pilot:
+        canvas = app.query_one(FrameCanvas)
+        canvas.set_encoder(KittyEncoder(CELL))
+        await wait_for(pilot, lambda: "a=t," in tail_text(canvas.render_line(23)))
+        canvas.show(0, gradient_frame(), Overlay(points=(PointLayer(100, 60, True, (230, 159, 0)),)))
+        # The image stays on screen meanwhile (placeholders), then an edit of it rides on the last row.
+        assert PLACEHOLDER in "".join(s.text for s in canvas.render_line(5))
+        await wait_for(pilot, lambda: "a=f," in tail_text(canvas.render_line(23)))
+        update = tail_text(canvas.render_line(23))
+        assert "a=t," not in update and len(update) < 10_000
+        # Another frame replaces the image: half blocks at once, then the whole image.
+        canvas.show(1, gradient_frame()[::-1].copy(), Overlay())
+        assert PLACEHOLDER not in "".join(s.text for s in canvas.render_line(5))
+        await wait_for(pilot, lambda: "a=t," in tail_text(canvas.render_line(23)))

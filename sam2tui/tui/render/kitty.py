@@ -94,18 +94,41 @@ def encode_png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _png_commands(image: np.ndarray, keys: str) -> list[str]:
+    """`image` as a PNG in base64 chunks, the first chunk's command with `keys`."""
+    data = base64.standard_b64encode(encode_png(image)).decode("ascii")
+    chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+    return [
+        _command(
+            f"{keys},q=2,m={int(n < len(chunks) - 1)}" if n == 0 else f"q=2,m={int(n < len(chunks) - 1)}",
+            chunk,
+        )
+        for n, chunk in enumerate(chunks)
+    ]
+
+
 def transmit(image: np.ndarray, image_id: int, cols: int, rows: int, tmux: bool = False) -> str:
     """Commands that (re)place `image` (HxWx3 RGB) under `image_id`, stretched over `cols x rows` cells
     (`tmux`: each wrapped for tmux's passthrough)."""
-    data = base64.standard_b64encode(encode_png(image)).decode("ascii")
-    chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
-    out = []
-    for n, chunk in enumerate(chunks):
-        more = int(n < len(chunks) - 1)
-        keys = f"a=t,f=100,i={image_id},q=2,m={more}" if n == 0 else f"q=2,m={more}"
-        out.append(_command(keys, chunk))
+    out = _png_commands(image, f"a=t,f=100,i={image_id}")
     out.append(_command(f"a=p,U=1,i={image_id},c={cols},r={rows},q=2"))
     return "".join(map(tmux_passthrough, out) if tmux else out)
+
+
+def edit(patch: np.ndarray, image_id: int, x: int, y: int, tmux: bool = False) -> str:
+    """Commands that overwrite the rectangle of image `image_id` at pixel (x, y) with `patch` (HxWx3 RGB):
+    an edit of its root frame (a=f, r=1) replacing the pixels (X=1); its placements show it at once."""
+    out = _png_commands(patch, f"a=f,f=100,i={image_id},r=1,x={x},y={y},X=1")
+    return "".join(map(tmux_passthrough, out) if tmux else out)
+
+
+def changed_rect(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The smallest (x0, y0, x1, y1) holding every pixel that differs; None when none does."""
+    changed = (before != after).any(axis=2)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 @lru_cache(maxsize=8)
@@ -125,6 +148,8 @@ class KittyEncoder(SharpEncoder):
     """kitty graphics in Unicode placeholder cells; each encoder (one per canvas) has its own image id."""
 
     name = "kitty"
+    updates = True
+    MAX_UPDATE = 0.5  # a changed rectangle over this fraction of the image is sent as a whole image
     _serials = itertools.count(1)
 
     def __init__(self, cell_size: tuple[int, int], tmux: bool = False) -> None:
@@ -150,6 +175,18 @@ class KittyEncoder(SharpEncoder):
     def encode(self, rgb: np.ndarray, cells: CanvasCells) -> str:
         """The commands that transmit the image and place it over the cells."""
         return transmit(rgb, self._image_id(cells), cells.cols, cells.rows, self.tmux)
+
+    def encode_update(self, before: np.ndarray, after: np.ndarray, cells: CanvasCells) -> str | None:
+        """Only the rectangle that changed (a click: a mark and a mask), as an edit of the image."""
+        if before.shape != after.shape:
+            return None
+        rect = changed_rect(before, after)
+        if rect is None:
+            return ""
+        x0, y0, x1, y1 = rect
+        if (x1 - x0) * (y1 - y0) > self.MAX_UPDATE * after.shape[0] * after.shape[1]:
+            return None
+        return edit(after[y0:y1, x0:x1], self._image_id(cells), x0, y0, self.tmux)
 
     def rows_changed(self, cells: CanvasCells) -> range:
         return range(cells.rows)  # every row becomes placeholders

@@ -4,7 +4,9 @@ The frame canvas shows half blocks while frames change; once a frame has been st
 the same picture at `image_size` pixels, has its encoder turn it into escape sequences (`encode`, in a worker
 thread), and from then on draws each text row with `line`: the encoder decides what the rows show and where
 the image's sequences ride (at the end of the last row). Going back to half blocks is a full repaint of the
-rows, which replaces whatever the image put there; the next `encode` replaces the image itself.
+rows, which replaces whatever the image put there; the next `encode` replaces the image itself. An encoder
+that `updates` (kitty) instead keeps its image on screen through an overlay change (a click) and sends
+only the changed rectangle (`encode_update`).
 
 Encoders are plain objects, one per canvas: the canvas knows this interface, not the protocols.
 """
@@ -49,6 +51,9 @@ class SharpEncoder(ABC):
     """Turns a composed RGB canvas into the sequences that show it on `cells`, and draws the rows meanwhile."""
 
     name: ClassVar[str]  # the renderer's name, as `TermCaps.choose_renderer` gives it
+    # Whether `encode_update` can change part of the image on screen (the terminal keeps it, the rows refer
+    # to it): then an overlay change keeps the image shown until its update arrives.
+    updates: ClassVar[bool] = False
 
     def __init__(self, cell_size: tuple[int, int], tmux: bool = False) -> None:
         self.cell_size = cell_size  # the terminal's cell in pixels (width, height)
@@ -65,6 +70,11 @@ class SharpEncoder(ABC):
     @abstractmethod
     def encode(self, rgb: np.ndarray, cells: CanvasCells) -> str:
         """HxWx3 uint8 RGB at `image_size` -> the sequences that show it. Runs in a worker thread."""
+
+    def encode_update(self, before: np.ndarray, after: np.ndarray, cells: CanvasCells) -> str | None:
+        """The sequences that change the image on screen, encoded from `before`, into `after` (both at
+        `image_size`); None: send `after` whole. Runs in a worker thread."""
+        return None
 
     @abstractmethod
     def rows_changed(self, cells: CanvasCells) -> range:

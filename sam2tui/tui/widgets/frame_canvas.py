@@ -86,14 +86,17 @@ class _Request:
     view: Viewport
     size: tuple[int, int]  # pixels of the encoded image
     cells: CanvasCells
+    before: _Sharp | None = None  # the image on screen, when an update of it can replace a whole image
 
 
 @dataclasses.dataclass(frozen=True)
 class _Sharp:
-    """The sharp image on screen: what it shows (`_sharp_key`) and its encoded sequences."""
+    """The sharp image on screen: what it shows (`_sharp_key`), the sequences that last changed it (the
+    whole image, or an update of part of it) and the composed picture (what a next update starts from)."""
 
     key: tuple[object, ...]
     data: str
+    rgb: np.ndarray
 
 
 def canvas_point(x: float, y: float, precise: bool) -> tuple[float, float]:
@@ -287,7 +290,7 @@ class FrameCanvas(Widget, can_focus=True):
         self._changed_at = 0.0  # monotonic time of the last picture change
         self._encoding = False  # a worker is encoding (one at a time)
         self._waiting: _Request | None = None  # the newest request made meanwhile
-        self._images: LRUCache[tuple[object, ...], str] = LRUCache(CACHED_IMAGES)
+        self._images: LRUCache[tuple[object, ...], tuple[str, np.ndarray]] = LRUCache(CACHED_IMAGES)
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -359,10 +362,20 @@ class FrameCanvas(Widget, can_focus=True):
             return
         if key == before and (self._sharp is not None or self._still_timer is not None or self._encoding):
             return  # the same picture shown again (e.g. after an engine event): keep what is on its way
-        if self._sharp is not None and self._sharp.key != key:
+        if self._sharp is not None and self._sharp.key != key and not self._updatable(key):
             self._drop_sharp()
         self._changed_at = time.monotonic()
         self._restart_still_timer()
+
+    def _updatable(self, key: tuple[object, ...]) -> bool:
+        """Whether the image on screen can be updated to show `key` (an overlay change: same encoder, frame,
+        view and cells) instead of being replaced; kitty keeps showing it meanwhile (render/sharp.py)."""
+        sharp, encoder = self._sharp, self._encoder
+        if sharp is None or encoder is None or not encoder.updates:
+            return False
+        (old_encoder, old_picture, old_cells), (new_encoder, new_picture, new_cells) = sharp.key, key
+        assert isinstance(old_picture, tuple) and isinstance(new_picture, tuple)
+        return (old_encoder, old_picture[:2], old_cells) == (new_encoder, new_picture[:2], new_cells)
 
     def _compose_picture(self) -> None:
         """Compose the current state (or take it from the cache) and mark the cells that changed."""
@@ -397,6 +410,8 @@ class FrameCanvas(Widget, can_focus=True):
         if shown is None or shown.shape != cells.shape:
             self.refresh()
             return
+        if self._sharp is not None and self._encoder is not None and self._encoder.updates:
+            return  # the rows show the image, which an update will change (the half blocks are not seen)
         changed = (shown != cells).any(axis=2)
         rows = np.flatnonzero(changed.any(axis=1))
         if rows.size == 0:
@@ -490,8 +505,8 @@ class FrameCanvas(Widget, can_focus=True):
         if self._sharp is not None and self._sharp.key == key:
             return
         cached = self._images.get(key)
-        if cached is not None:
-            self._show_sharp(_Sharp(key, cached))
+        if cached is not None and not self._updatable(key):
+            self._show_sharp(_Sharp(key, *cached))
             return
         assert self._image is not None and self._view is not None
         cells = self._cells()
@@ -510,6 +525,9 @@ class FrameCanvas(Widget, can_focus=True):
         self._start(request)
 
     def _start(self, request: _Request) -> None:
+        # An update starts from the image on screen now (a request may have waited for another encode).
+        before = self._sharp if self._updatable(request.key) else None
+        request = dataclasses.replace(request, before=before)
         self._encoding = True
         self.run_worker(
             functools.partial(self._encode, request),
@@ -521,31 +539,41 @@ class FrameCanvas(Widget, can_focus=True):
 
     def _encode(self, request: _Request) -> None:
         """Runs in a worker thread: compose at pixel size and encode; hands the result to the UI thread."""
-        data: str | None
+        sharp: _Sharp | None = None
+        update: str | None = None
         try:
             rgb = compose(request.image, request.overlay, request.view, *request.size)
-            data = request.encoder.encode(rgb, request.cells)
+            before = request.before
+            if before is not None:
+                update = request.encoder.encode_update(before.rgb, rgb, request.cells)
+            data = update if update is not None else request.encoder.encode(rgb, request.cells)
+            sharp = _Sharp(request.key, data, rgb)
         except Exception:  # a failed encode leaves the half-block picture; never the app
             log.exception("encoding the %s image failed", request.encoder.name)
-            data = None
         with contextlib.suppress(RuntimeError):  # the app is closing
-            self.app.call_from_thread(self._encoded, request.key, data)
+            self.app.call_from_thread(self._encoded, request, sharp, update is not None)
 
-    def _encoded(self, key: tuple[object, ...], data: str | None) -> None:
+    def _encoded(self, request: _Request, sharp: _Sharp | None, update: bool) -> None:
         self._encoding = False
-        if data is not None:
-            self._images.set(key, data)
+        key = request.key
+        if update and self._sharp is not request.before:
+            sharp = None  # the image it updates is no longer the one on screen: encode afresh
+            self._restart_still_timer(0)
+        if sharp is not None:
+            if not update:  # an update only applies to the image it started from
+                self._images.set(key, (sharp.data, sharp.rgb))
             if key == self._sharp_key() and self._can_show_sharp():
-                self._show_sharp(_Sharp(key, data))
+                self._show_sharp(sharp, update)
         waiting, self._waiting = self._waiting, None
         if waiting is not None and waiting.key == self._sharp_key() and waiting.key != key:
             self._start(waiting)
 
-    def _show_sharp(self, sharp: _Sharp) -> None:
+    def _show_sharp(self, sharp: _Sharp, update: bool = False) -> None:
         assert self._encoder is not None
         self._sharp = sharp
         cells = self._cells()
-        rows = self._encoder.rows_changed(cells)
+        # An update leaves the rows as they are: only the last one, which carries it, is sent.
+        rows = range(cells.rows - 1, cells.rows) if update else self._encoder.rows_changed(cells)
         self.refresh(Region(0, rows.start, cells.cols, len(rows)))
 
     # -- view -------------------------------------------------------------------------------------------------
