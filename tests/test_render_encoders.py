@@ -111,6 +111,12 @@ def test_our_sixel_encoder_writes_long_runs_as_repeats() -> None:
     data = encode_sixel(rgb)
     assert (decode_sixel(data) == rgb).all()
     assert "!100~" in data and "!200~" in data and len(data) < 120  # two bands, two colours
+    # Colours side by side in a band follow on from each other: no carriage return, no skip from column 0.
+    stripes = np.zeros((6, 30, 3), np.uint8)
+    stripes[:, :10], stripes[:, 10:20], stripes[:, 20:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    data = encode_sixel(stripes)
+    assert (decode_sixel(data) == stripes).all()
+    assert "$" not in data and re.search(r"#\d!10~#\d!10~#\d!10~\x1b", data)
 
 
 def test_kitty_transmits_the_png_in_base64_chunks_and_places_it_over_the_cells() -> None:

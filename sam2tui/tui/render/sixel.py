@@ -1,14 +1,16 @@
 """RGB -> Sixel, placed over the canvas from the end of its last text row.
 
 Our own encoder (numpy after Pillow's palette quantisation; ~0.25 s for 1600x960 on one core, textual-image's
-takes ~1 s):
+takes ~1 s, for as many bytes):
 - the picture is quantised to at most 256 colours (Pillow's fast octree, no dithering: flat areas stay
   flat, so runs stay long);
 - Sixel draws bands of 6 pixel rows; each (band, colour) pair present becomes one line of sixel characters,
   one per column, whose 6 bits say which of the column's pixels have that colour. All these lines are
   built at once: for each of the 6 rows of a band, every pixel ORs its bit into its (band, colour) line;
-- each line is run-length coded (`!count char` for runs of 4 or more), its trailing blank run dropped, and
-  the output is joined from a table of run tokens with numpy indexing (no Python loop per pixel or run).
+- each line is run-length coded (`!count char` for runs of 4 or more), its trailing blank run dropped;
+  within a band the lines are written left to right, one following on from another where they do not
+  overlap, and the output is joined from a table of tokens with numpy indexing (no Python loop per pixel,
+  run or line).
 
 Every text row keeps its half-block cells (a partial repaint by Textual shows a coarse, correct picture) and
 the last row ends with the Sixel image drawn over the whole canvas. Keep a widget below the canvas: a Sixel
@@ -92,22 +94,37 @@ def encode_sixel(rgb: np.ndarray) -> str:
     last_of_line = np.append(run_line[1:] != run_line[:-1], True)
     keep = ~(last_of_line & (values == 0))
     starts, lengths, values, run_line = starts[keep], lengths[keep], values[keep], run_line[keep]
-    # The token stream: per line "#colour", its runs, then "$" (next colour, same band) or "-" (next band).
+    # Within a band, lines go left to right by their first drawn column. A line that starts after the
+    # previous one ends follows on from where that left the cursor; any other starts over with "$" and
+    # skips from column 0. (Fewer "$" and long skips: ~10% fewer bytes than colour order.)
     pair_of_line = np.flatnonzero(present)
     line_colour, line_band = pair_of_line % colours, pair_of_line // colours
     runs_per_line = np.bincount(run_line, minlength=lines)
-    line_start = np.concatenate(([0], np.cumsum(runs_per_line + 2)[:-1]))
-    run_tokens = _run_tokens(width)
+    first_run = np.cumsum(runs_per_line) - runs_per_line
+    last_run = first_run + runs_per_line - 1
+    leading = values[first_run] == 0
+    first_col = np.where(leading, lengths[first_run], 0)
+    end_col = starts[last_run] + lengths[last_run] - np.arange(lines) * width
+    order = np.lexsort((first_col, line_band))
+    same_band = line_band[order[1:]] == line_band[order[:-1]]
+    follows = same_band & (first_col[order[1:]] >= end_col[order[:-1]])  # line order[k + 1] follows on
+    chained = order[1:][follows]
+    lengths[first_run[chained]] = first_col[chained] - end_col[order[:-1][follows]]  # the skip that is left
+    # The token stream: per line "#colour", its runs, then "" (the next follows on), "$" or "-" (next band).
+    line_start = np.empty(lines, np.int64)
+    line_start[order] = np.concatenate(([0], np.cumsum(runs_per_line[order] + 2)[:-1]))
+    run_tokens = _run_tokens(width)  # a run of length 0 is ""
     select_base = len(run_tokens)
-    carriage, newline = select_base + colours, select_base + colours + 1
+    carriage, newline, follow = select_base + colours, select_base + colours + 1, select_base + colours + 2
     stream = np.empty(int(runs_per_line.sum()) + 2 * lines, np.int64)
     stream[line_start] = select_base + line_colour
-    run_rank = np.arange(run_line.size) - np.repeat(np.cumsum(runs_per_line) - runs_per_line, runs_per_line)
+    run_rank = np.arange(run_line.size) - np.repeat(first_run, runs_per_line)
     stream[line_start[run_line] + 1 + run_rank] = values.astype(np.int64) * (width + 1) + lengths
-    band_ends = np.append(line_band[1:] != line_band[:-1], True)
-    stream[line_start + 1 + runs_per_line] = np.where(band_ends, newline, carriage)
+    separator = np.full(lines, newline)
+    separator[order[:-1]] = np.where(follows, follow, np.where(same_band, carriage, newline))
+    stream[line_start + 1 + runs_per_line] = separator
     table = np.concatenate(
-        (run_tokens, np.array([f"#{c}" for c in range(colours)] + ["$", "-"], dtype=object))
+        (run_tokens, np.array([f"#{c}" for c in range(colours)] + ["$", "-", ""], dtype=object))
     )
     registers = "".join(f"#{c};2;{r};{g};{b}" for c, (r, g, b) in enumerate(palette.tolist()))
     body = "".join(table[stream[:-1]].tolist())  # the very last "-" would start a band below the image
