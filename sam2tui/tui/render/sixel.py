@@ -1,16 +1,15 @@
 """RGB -> Sixel, placed over the canvas from the end of its last text row.
 
-Our own encoder (numpy after Pillow's palette quantisation; ~0.25 s for 1600x960 on one core, textual-image's
-takes ~1 s;
-its output is ~7% smaller: it also splits a colour's line at long gaps to fill passes):
+Our own encoder: numpy after Pillow's palette quantisation, ~0.2 s for 1600x960 on one core (textual-image's
+takes ~0.8 s; its output is ~7% smaller, as it also splits a colour's line at long gaps to fill passes).
 - the picture is quantised to at most 256 colours (Pillow's fast octree, no dithering: flat areas stay
   flat, so runs stay long);
 - Sixel draws bands of 6 pixel rows; each (band, colour) pair present becomes one line of sixel characters,
   one per column, whose 6 bits say which of the column's pixels have that colour. All these lines are
   built at once: for each of the 6 rows of a band, every pixel ORs its bit into its (band, colour) line;
 - each line is run-length coded (`!count char` for runs of 4 or more), its trailing blank run dropped;
-  within a band the lines are packed into left-to-right passes (`_passes`), and the output is joined from a table of tokens with numpy indexing (no Python loop per pixel,
-  run or line).
+  within a band the lines are packed into left-to-right passes (`_passes`, the only loop: per line), and
+  the output is joined from a table of tokens with numpy indexing.
 
 Every text row keeps its half-block cells (a partial repaint by Textual shows a coarse, correct picture) and
 the last row ends with the Sixel image drawn over the whole canvas. Keep a widget below the canvas: a Sixel
