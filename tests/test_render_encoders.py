@@ -248,7 +248,19 @@ def test_kitty_updates_only_the_rectangle_that_changed() -> None:
     assert (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) == after[3:7, 12:30]).all()
     assert encoder.encode_update(before, before.copy(), CELLS) == ""  # nothing changed: nothing to send
     assert encoder.encode_update(before, before[::-1].copy(), CELLS) is None  # most of it: the whole image
-    assert not SixelEncoder.updates and SixelEncoder(CELL).encode_update(before, after, CELLS) is None
+
+
+def test_sixel_updates_only_the_cells_that_changed() -> None:
+    encoder = SixelEncoder(CELL)
+    cells = CanvasCells(4, 2, "truecolor")  # 40x40 pixels
+    before = np.zeros((40, 40, 3), np.uint8)
+    after = before.copy()
+    after[23:27, 12:19] = (255, 255, 0)  # inside cell (1, 1)
+    update = encoder.encode_update(before, after, cells)
+    assert update is not None and update.startswith("\x1b[1B\x1b[1C\x1bP")  # from the canvas's top-left
+    assert (decode_sixel(update[len("\x1b[1B\x1b[1C") :]) == after[20:40, 10:20]).all()
+    assert encoder.encode_update(before, before.copy(), cells) == ""
+    assert encoder.encode_update(before, 255 - before, cells) is None  # all of it: the whole image
 
 
 async def test_a_click_on_the_kitty_image_sends_only_an_update(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,3 +282,22 @@ async def test_a_click_on_the_kitty_image_sends_only_an_update(monkeypatch: pyte
         canvas.show(1, gradient_frame()[::-1].copy(), Overlay())
         assert PLACEHOLDER not in "".join(s.text for s in canvas.render_line(5))
         await wait_for(pilot, lambda: "a=t," in tail_text(canvas.render_line(23)))
+
+
+async def test_a_click_on_the_sixel_image_draws_only_the_cells_that_changed() -> None:
+    from sam2tui.tui.compose import PointLayer
+
+    app = EncoderApp()
+    async with app.run_test(size=SIZE) as pilot:
+        canvas = app.query_one(FrameCanvas)
+        canvas.set_encoder(SixelEncoder(CELL))
+        await wait_for(pilot, lambda: '"1;1;800;480' in tail_text(canvas.render_line(23)))
+        whole = tail_text(canvas.render_line(23))
+        canvas.show(0, gradient_frame(), Overlay(points=(PointLayer(100, 60, True, (230, 159, 0)),)))
+        assert tail_text(canvas.render_line(23)) == whole  # the image stays until its update is ready
+        await wait_for(pilot, lambda: tail_text(canvas.render_line(23)) != whole)
+        update = tail_text(canvas.render_line(23))
+        # From the canvas's top-left down and right to the changed cells, then a small image.
+        assert (
+            re.match(r"\x1b7\x1b\[1;1H\x1b\[\d+B\x1b\[\d+C\x1bP", update) and len(update) < len(whole) // 10
+        )

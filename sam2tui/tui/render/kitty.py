@@ -29,7 +29,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
+from sam2tui.tui.render.sharp import MAX_UPDATE, CanvasCells, SharpEncoder, changed_rect
 from sam2tui.tui.termcaps import tmux_passthrough
 from sam2tui.tui.viewport import Viewport
 
@@ -122,15 +122,6 @@ def edit(patch: np.ndarray, image_id: int, x: int, y: int, tmux: bool = False) -
     return "".join(map(tmux_passthrough, out) if tmux else out)
 
 
-def changed_rect(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The smallest (x0, y0, x1, y1) holding every pixel that differs; None when none does."""
-    changed = (before != after).any(axis=2)
-    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-    if rows.size == 0:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
 @lru_cache(maxsize=8)
 def placeholder_rows(cols: int, rows: int, image_id: int, truecolor: bool) -> tuple[Strip, ...]:
     """The text rows that show the image: U+10EEEE cells, the first of each row with row and column marks."""
@@ -149,7 +140,6 @@ class KittyEncoder(SharpEncoder):
 
     name = "kitty"
     updates = True
-    MAX_UPDATE = 0.5  # a changed rectangle over this fraction of the image is sent as a whole image
     _serials = itertools.count(1)
 
     def __init__(self, cell_size: tuple[int, int], tmux: bool = False) -> None:
@@ -184,7 +174,7 @@ class KittyEncoder(SharpEncoder):
         if rect is None:
             return ""
         x0, y0, x1, y1 = rect
-        if (x1 - x0) * (y1 - y0) > self.MAX_UPDATE * after.shape[0] * after.shape[1]:
+        if (x1 - x0) * (y1 - y0) > MAX_UPDATE * after.shape[0] * after.shape[1]:
             return None
         return edit(after[y0:y1, x0:x1], self._image_id(cells), x0, y0, self.tmux)
 

@@ -5,8 +5,8 @@ the same picture at `image_size` pixels, has its encoder turn it into escape seq
 thread), and from then on draws each text row with `line`: the encoder decides what the rows show and where
 the image's sequences ride (at the end of the last row). Going back to half blocks is a full repaint of the
 rows, which replaces whatever the image put there; the next `encode` replaces the image itself. An encoder
-that `updates` (kitty) instead keeps its image on screen through an overlay change (a click) and sends
-only the changed rectangle (`encode_update`).
+that `updates` instead keeps its image on screen through an overlay change (a click) and sends only the
+changed rectangle (`encode_update`): kitty edits the image it keeps, Sixel draws the part over the old one.
 
 Encoders are plain objects, one per canvas: the canvas knows this interface, not the protocols.
 """
@@ -27,6 +27,18 @@ from sam2tui.tui.viewport import Viewport
 _NO_STYLE = Style()
 # A zero-width control segment: Textual passes its text through verbatim and counts no cells for it.
 _CONTROL = ((ControlType.CURSOR_FORWARD, 0),)
+
+
+MAX_UPDATE = 0.5  # a changed part over this fraction of the image is sent as a whole image
+
+
+def changed_rect(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The smallest (x0, y0, x1, y1) holding every pixel that differs; None when none does."""
+    changed = (before != after).any(axis=2)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def control_segment(sequences: str) -> Segment:
@@ -51,8 +63,8 @@ class SharpEncoder(ABC):
     """Turns a composed RGB canvas into the sequences that show it on `cells`, and draws the rows meanwhile."""
 
     name: ClassVar[str]  # the renderer's name, as `TermCaps.choose_renderer` gives it
-    # Whether `encode_update` can change part of the image on screen (the terminal keeps it, the rows refer
-    # to it): then an overlay change keeps the image shown until its update arrives.
+    # Whether `encode_update` can change part of the image on screen: then an overlay change keeps the
+    # image shown (not the half blocks) until its update arrives.
     updates: ClassVar[bool] = False
 
     def __init__(self, cell_size: tuple[int, int], tmux: bool = False) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from textual.strip import Strip
 
-from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
+from sam2tui.tui.render.sharp import MAX_UPDATE, CanvasCells, SharpEncoder, changed_rect
 
 MAX_COLOURS = 256
 BAND = 6  # pixel rows per sixel band
@@ -157,10 +157,33 @@ class SixelEncoder(SharpEncoder):
     """Sixel graphics over the half-block cells."""
 
     name = "sixel"
+    updates = True
 
     def encode(self, rgb: np.ndarray, cells: CanvasCells) -> str:
         """A complete Sixel sequence (DCS ... ST), 256 colours."""
         return encode_sixel(rgb)
+
+    def encode_update(self, before: np.ndarray, after: np.ndarray, cells: CanvasCells) -> str | None:
+        """The cells that changed (a click: a mark and a mask) as a Sixel image drawn over the old one, from
+        their top-left cell: the cursor moves there from the canvas's top-left (see `placed`)."""
+        if before.shape != after.shape:
+            return None
+        rect = changed_rect(before, after)
+        if rect is None:
+            return ""
+        (cw, ch), (height, width) = self.cell_size, after.shape[:2]
+        col, row = rect[0] // cw, rect[1] // ch
+        x0, y0, x1, y1 = (
+            col * cw,
+            row * ch,
+            min(width, -(-rect[2] // cw) * cw),
+            min(height, -(-rect[3] // ch) * ch),
+        )
+        if (x1 - x0) * (y1 - y0) > MAX_UPDATE * width * height:
+            return None
+        down = f"\x1b[{row}B" if row else ""
+        right = f"\x1b[{col}C" if col else ""
+        return down + right + encode_sixel(after[y0:y1, x0:x1])
 
     def rows_changed(self, cells: CanvasCells) -> range:
         return range(cells.rows - 1, cells.rows)  # the half blocks stay; the last row now ends with the image
