@@ -14,7 +14,10 @@ arrows, hjkl and escape reach the screen (frame navigation, cancel).
 Sharp view (Sixel / kitty graphics, `make_canvas` gives the canvas an encoder, render/sharp.py): every
 `show()` paints half blocks at once; after `IDLE_DELAY` without a change, a thread worker composes the same
 picture at the encoder's pixel size and encodes it, and the canvas swaps it in if the picture is still
-current. One encode runs at a time; a request made meanwhile waits for it and only the newest survives. Both
+current. One encode runs at a time; a request made meanwhile waits for it and only the newest survives.
+A change of the overlay alone on a still frame (a click, a drag, the keyboard pointer) keeps the sharp image
+on screen and sends at once only the part that changed (`SharpEncoder.encode_update`), not the half blocks
+and then a whole new image. Both
 views show the same letterboxed picture, so `Viewport.to_frame` holds for both. The canvas has no children:
 textual-image's SixelImage replaced its child widget per image and clicks arriving meanwhile were lost
 (docs/architecture.md, "Terminal facts").
@@ -60,6 +63,7 @@ MIN_DRAG = 3.0  # canvas pixels a left drag must span (either axis) to be a box 
 POINTER_JUMP = 8  # canvas pixels per shifted pointer key (H/J/K/L)
 CACHED_PICTURES = 32
 IDLE_DELAY = 0.15  # seconds without a change before the sharp image is made
+UPDATE_DELAY = 0.01  # before an update of the sharp image (a timer needs a delay above 0)
 CACHED_IMAGES = 4
 SHARP_ENCODERS: dict[str, type[SharpEncoder]] = {kind.name: kind for kind in (SixelEncoder, KittyEncoder)}
 LEFT, RIGHT = 1, 3
@@ -365,7 +369,8 @@ class FrameCanvas(Widget, can_focus=True):
         if self._sharp is not None and self._sharp.key != key and not self._updatable(key):
             self._drop_sharp()
         self._changed_at = time.monotonic()
-        self._restart_still_timer()
+        # An update is small and the image on screen waits for it: no need to wait for stillness.
+        self._restart_still_timer(UPDATE_DELAY if self._updatable(key) else IDLE_DELAY)
 
     def _updatable(self, key: tuple[object, ...]) -> bool:
         """Whether the image on screen can be updated to show `key` (an overlay change: same encoder, frame,
@@ -495,12 +500,13 @@ class FrameCanvas(Widget, can_focus=True):
     def _request_sharp(self) -> None:
         self._still_timer = None
         still_for = time.monotonic() - self._changed_at
-        if still_for < IDLE_DELAY:  # a busy event loop ran the timer late, after newer frames
+        key = self._sharp_key()
+        if still_for < IDLE_DELAY and key is not None and not self._updatable(key):
+            # A busy event loop ran the timer late, after newer frames.
             self._restart_still_timer(IDLE_DELAY - still_for)
             return
         if not self._can_show_sharp():
             return
-        key = self._sharp_key()
         assert key is not None and self._encoder is not None
         if self._sharp is not None and self._sharp.key == key:
             return
@@ -558,7 +564,7 @@ class FrameCanvas(Widget, can_focus=True):
         key = request.key
         if update and self._sharp is not request.before:
             sharp = None  # the image it updates is no longer the one on screen: encode afresh
-            self._restart_still_timer(0)
+            self._restart_still_timer(UPDATE_DELAY)
         if sharp is not None:
             if not update:  # an update only applies to the image it started from
                 self._images.set(key, (sharp.data, sharp.rgb))
