@@ -314,7 +314,7 @@ def compose_labelled(
     frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out_h: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """`compose`, and which mask is on top at each output pixel: out_h x out_w uint8, 0 where none, else
-    1 + its rank in drawing order (the selected object's is the highest)."""
+    its 1-based place in drawing order (the selected object's is the highest)."""
     labels = np.zeros((out_h, out_w), np.uint8)
     return _compose(frame, overlay, view, out_w, out_h, labels), labels
 

@@ -17,10 +17,12 @@ picture at the encoder's pixel size and encodes it, and the canvas swaps it in i
 current. One encode runs at a time; a request made meanwhile waits for it and only the newest survives.
 A change of the overlay alone on a still frame (a click, a drag, the keyboard pointer) keeps the sharp image
 on screen and sends at once only the part that changed (`SharpEncoder.encode_update`), not the half blocks
-and then a whole new image. Both
-views show the same letterboxed picture, so `Viewport.to_frame` holds for both. The canvas has no children:
-textual-image's SixelImage replaced its child widget per image and clicks arriving meanwhile were lost
-(docs/architecture.md, "Terminal facts").
+and then a whole new image. Both views show the same letterboxed picture, so `Viewport.to_frame` holds for
+both. The canvas has no children: textual-image's SixelImage replaced its child widget per image and clicks
+arriving meanwhile were lost (docs/architecture.md, "Terminal facts").
+
+Text mode with `edges` ("octant", "sextant"): the picture is composed at 2x4 or 2x3 samples per cell and the
+cells on a mask's contour are drawn as those block characters (render/blocks.py).
 """
 
 from __future__ import annotations
@@ -374,7 +376,7 @@ class FrameCanvas(Widget, can_focus=True):
 
     def _updatable(self, key: tuple[object, ...]) -> bool:
         """Whether the image on screen can be updated to show `key` (an overlay change: same encoder, frame,
-        view and cells) instead of being replaced; kitty keeps showing it meanwhile (render/sharp.py)."""
+        view and cells) instead of being replaced; it stays on screen meanwhile (render/sharp.py)."""
         sharp, encoder = self._sharp, self._encoder
         if sharp is None or encoder is None or not encoder.updates:
             return False
