@@ -30,6 +30,7 @@ from sam2tui.tui.render.sharp import MAX_UPDATE, CanvasCells, SharpEncoder, chan
 MAX_COLOURS = 256
 BAND = 6  # pixel rows per sixel band
 MIN_REPEAT = 4  # shorter runs are cheaper written out than as "!count char"
+GAP = 10  # blank runs this long end a segment: other colours' segments can fill the gap in one pass
 # DCS P1;P2;P3 q, then raster attributes "1;1;W;H" (square pixels, the image's size): every pixel is set.
 HEADER = "\x1bP0;0;0q"
 ST = "\x1b\\"
@@ -112,39 +113,49 @@ def encode_sixel(rgb: np.ndarray) -> str:
     lengths = np.diff(np.append(starts, bits.size))
     values = bits[starts]
     run_line = starts // width
-    # A line's last run of blanks draws nothing: drop it.
+    # Blank runs that begin or end a line, or are at least GAP long, are not written: the drawn runs between
+    # them are segments, each drawn on its own (its colour selected, the cursor moved to its start).
+    first_of_line = np.append(True, run_line[1:] != run_line[:-1])
     last_of_line = np.append(run_line[1:] != run_line[:-1], True)
-    keep = ~(last_of_line & (values == 0))
-    starts, lengths, values, run_line = starts[keep], lengths[keep], values[keep], run_line[keep]
-    # Within a band, lines are packed into passes drawn left to right: a line follows on in the pass whose
-    # cursor (where its last line ended) is nearest before the line's first drawn column, or starts a new
-    # pass ("$", then a skip from column 0). A cups frame at 1600x960: 1009 KB, 1035 with a pass per line.
+    dropped = (values == 0) & (first_of_line | last_of_line | (lengths >= GAP))
+    new_segment = (first_of_line | np.append(False, dropped[:-1]))[~dropped]
+    starts, lengths, values, run_line = starts[~dropped], lengths[~dropped], values[~dropped], run_line[~dropped]
+    run_segment = np.cumsum(new_segment) - 1
+    seg_first = np.flatnonzero(new_segment)
+    seg_last = np.append(seg_first[1:], run_line.size) - 1
+    runs_per_seg = seg_last - seg_first + 1
+    seg_line = run_line[seg_first]
     pair_of_line = np.flatnonzero(present)
-    line_colour, line_band = pair_of_line % colours, pair_of_line // colours
-    runs_per_line = np.bincount(run_line, minlength=lines)
-    first_run = np.cumsum(runs_per_line) - runs_per_line
-    last_run = first_run + runs_per_line - 1
-    first_col = np.where(values[first_run] == 0, lengths[first_run], 0)
-    end_col = starts[last_run] + lengths[last_run] - np.arange(lines) * width
-    pass_of = _passes(line_band, first_col, end_col)
-    order = np.lexsort((first_col, pass_of, line_band))
-    same_band = line_band[order[1:]] == line_band[order[:-1]]
-    follows = same_band & (pass_of[order[1:]] == pass_of[order[:-1]])  # line order[k + 1] follows on
-    chained = order[1:][follows]
-    lengths[first_run[chained]] = first_col[chained] - end_col[order[:-1][follows]]  # the skip that is left
-    # The token stream: per line "#colour", its runs, then "" (the next follows on), "$" or "-" (next band).
-    line_start = np.empty(lines, np.int64)
-    line_start[order] = np.concatenate(([0], np.cumsum(runs_per_line[order] + 2)[:-1]))
-    run_tokens = _run_tokens(width)  # a run of length 0 is ""
+    seg_colour, seg_band = (pair_of_line % colours)[seg_line], (pair_of_line // colours)[seg_line]
+    first_col = starts[seg_first] - seg_line * width
+    end_col = starts[seg_last] + lengths[seg_last] - seg_line * width
+    # Within a band, segments are packed into passes drawn left to right: a segment follows on in the pass
+    # whose cursor (where its last segment ended) is nearest before the segment's first column, or starts a
+    # new pass ("$", then a skip from column 0). A cups frame at 1600x960: 940 KB, 1035 with a pass per line.
+    pass_of = _passes(seg_band, first_col, end_col)
+    order = np.lexsort((first_col, pass_of, seg_band))
+    same_band = seg_band[order[1:]] == seg_band[order[:-1]]
+    follows = same_band & (pass_of[order[1:]] == pass_of[order[:-1]])  # segment order[k + 1] follows on
+    skip = first_col.copy()
+    skip[order[1:][follows]] -= end_col[order[:-1][follows]]
+    # The token stream: per segment "#colour" ("" when it follows on in the same colour), the skip to its
+    # start, its runs, then "" (the next follows on), "$" or "-" (next band).
+    run_tokens = _run_tokens(width)  # value * (width + 1) + length; a run of length 0 is ""
     select_base = len(run_tokens)
     carriage, newline, follow = select_base + colours, select_base + colours + 1, select_base + colours + 2
-    stream = np.empty(int(runs_per_line.sum()) + 2 * lines, np.int64)
-    stream[line_start] = select_base + line_colour
-    run_rank = np.arange(run_line.size) - np.repeat(first_run, runs_per_line)
-    stream[line_start[run_line] + 1 + run_rank] = values.astype(np.int64) * (width + 1) + lengths
-    separator = np.full(lines, newline)
+    select = select_base + seg_colour
+    same_colour = seg_colour[order[1:]] == seg_colour[order[:-1]]
+    select[order[1:][follows & same_colour]] = follow
+    seg_start = np.empty(seg_first.size, np.int64)
+    seg_start[order] = np.concatenate(([0], np.cumsum(runs_per_seg[order] + 3)[:-1]))
+    stream = np.empty(run_line.size + 3 * seg_first.size, np.int64)
+    stream[seg_start] = select
+    stream[seg_start + 1] = skip
+    run_rank = np.arange(run_line.size) - np.repeat(seg_first, runs_per_seg)
+    stream[seg_start[run_segment] + 2 + run_rank] = values.astype(np.int64) * (width + 1) + lengths
+    separator = np.full(seg_first.size, newline)
     separator[order[:-1]] = np.where(follows, follow, np.where(same_band, carriage, newline))
-    stream[line_start + 1 + runs_per_line] = separator
+    stream[seg_start + 2 + runs_per_seg] = separator
     table = np.concatenate(
         (run_tokens, np.array([f"#{c}" for c in range(colours)] + ["$", "-", ""], dtype=object))
     )
