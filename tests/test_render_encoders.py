@@ -18,7 +18,7 @@ from sam2tui.tui.compose import Overlay
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.render.kitty import MAX_CELLS, PLACEHOLDER, KittyEncoder, id_color
 from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
-from sam2tui.tui.render.sixel import SixelEncoder, encode_sixel
+from sam2tui.tui.render.sixel import ORIGIN, SixelEncoder, encode_sixel
 from sam2tui.tui.viewport import Viewport
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas
 from tests.test_frame_canvas import SIZE, gradient_frame, tail_text, wait_for
@@ -257,8 +257,15 @@ def test_sixel_updates_only_the_cells_that_changed() -> None:
     after = before.copy()
     after[23:27, 12:19] = (255, 255, 0)  # inside cell (1, 1)
     update = encoder.encode_update(before, after, cells)
-    assert update is not None and update.startswith("\x1b[1B\x1b[1C\x1bP")  # from the canvas's top-left
-    assert (decode_sixel(update[len("\x1b[1B\x1b[1C") :]) == after[20:40, 10:20]).all()
+    assert update is not None
+    # From the canvas's top-left to the changed cell: that cell; then from the top-left again to the last
+    # text row (Textual rewrites it as half blocks before the update): the whole row.
+    changed, last_row = update.split(ORIGIN)
+    assert changed.startswith("\x1b[1B\x1b[1C\x1bP") and last_row.startswith("\x1b[1B\x1bP")
+    assert (decode_sixel(changed[len("\x1b[1B\x1b[1C") :]) == after[20:40, 10:20]).all()
+    assert (decode_sixel(last_row[len("\x1b[1B") :]) == after[20:40]).all()
+    placed = encoder.placed(update, (5, 7))
+    assert placed == f"\x1b7\x1b[8;6H{changed}\x1b[8;6H{last_row}\x1b8"
     assert encoder.encode_update(before, before.copy(), cells) == ""
     assert encoder.encode_update(before, 255 - before, cells) is None  # all of it: the whole image
 

@@ -35,6 +35,7 @@ GAP = 10  # blank runs this long end a segment: other colours' segments can fill
 # DCS P1;P2;P3 q, then raster attributes "1;1;W;H" (square pixels, the image's size): every pixel is set.
 HEADER = "\x1bP0;0;0q"
 ST = "\x1b\\"
+ORIGIN = "\x00"  # in an update: "back to the canvas's top-left" (`placed` knows where; Sixel never has NUL)
 
 
 @lru_cache(maxsize=4)
@@ -202,8 +203,10 @@ class SixelEncoder(SharpEncoder):
         return encode_sixel(rgb)
 
     def encode_update(self, before: np.ndarray, after: np.ndarray, cells: CanvasCells) -> str | None:
-        """The cells that changed (a click: a mark and a mask) as a Sixel image drawn over the old one, from
-        their top-left cell: the cursor moves there from the canvas's top-left (see `placed`)."""
+        """The cells that changed (a click: a mark and a mask) as a Sixel image drawn over the old one, and
+        the canvas's last text row again: the update rides on that row, which Textual rewrites as half
+        blocks first. Each part starts at the canvas's top-left (`ORIGIN`, see `placed`), then moves down
+        and right to its cell."""
         if before.shape != after.shape:
             return None
         rect = changed_rect(before, after)
@@ -211,17 +214,18 @@ class SixelEncoder(SharpEncoder):
             return ""
         (cw, ch), (height, width) = self.cell_size, after.shape[:2]
         col, row = rect[0] // cw, rect[1] // ch
-        x0, y0, x1, y1 = (
-            col * cw,
-            row * ch,
-            min(width, -(-rect[2] // cw) * cw),
-            min(height, -(-rect[3] // ch) * ch),
-        )
+        x0, y0 = col * cw, row * ch
+        x1, y1 = min(width, -(-rect[2] // cw) * cw), min(height, -(-rect[3] // ch) * ch)
         if (x1 - x0) * (y1 - y0) > MAX_UPDATE * width * height:
             return None
-        down = f"\x1b[{row}B" if row else ""
-        right = f"\x1b[{col}C" if col else ""
-        return down + right + encode_sixel(after[y0:y1, x0:x1])
+        last = cells.rows - 1
+        return (
+            _moved(row, col)
+            + encode_sixel(after[y0:y1, x0:x1])
+            + ORIGIN
+            + _moved(last, 0)
+            + encode_sixel(after[last * ch : (last + 1) * ch])
+        )
 
     def rows_changed(self, cells: CanvasCells) -> range:
         return range(cells.rows - 1, cells.rows)  # the half blocks stay; the last row now ends with the image
@@ -230,7 +234,13 @@ class SixelEncoder(SharpEncoder):
         return half_blocks
 
     def placed(self, image: str, origin: tuple[int, int]) -> str:
-        # Drawn from the canvas's top-left; DECSC/DECRC put the cursor back where Textual expects it, so
-        # whatever Textual writes after it on that line lands in the right place.
+        # Drawn from the canvas's top-left (also where an update says ORIGIN); DECSC/DECRC put the cursor
+        # back where Textual expects it, so whatever Textual writes after it on that line lands right.
         x, y = origin
-        return f"\x1b7\x1b[{y + 1};{x + 1}H{image}\x1b8"
+        home = f"\x1b[{y + 1};{x + 1}H"
+        return f"\x1b7{home}{image.replace(ORIGIN, home)}\x1b8"
+
+
+def _moved(rows: int, cols: int) -> str:
+    """Cursor moves down `rows` and right `cols` (CSI B and C move at least one, so 0 is no sequence)."""
+    return (f"\x1b[{rows}B" if rows else "") + (f"\x1b[{cols}C" if cols else "")
