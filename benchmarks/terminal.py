@@ -1,8 +1,10 @@
 """What the frame canvas costs on the wire and how fast it scrubs, per renderer, in a fake terminal (pty).
 
 A small app shows a 1280x720 clip (../shared/data/cups/02_cups.mp4, or generated frames) with a mask and two
-points, full screen at 160x48 cells of 10x20 pixels; `right` steps a frame. For each renderer it measures:
+points, full screen at 160x48 cells of 10x20 pixels; `right` steps a frame, `c` plays a click (a point more
+and the mask grown, or back). For each renderer it measures:
 - KB written per frame step (one key, then everything until the terminal is quiet - graphics included);
+- KB written per click, the same way;
 - latency of a step: key to the end of the first screen update, and key to the last byte;
 - frames/s while `right` is held at 30 Hz (screen updates counted by their synchronized-output frames;
   the median of three 2-second holds, as the machine may be shared), and KB per update while held.
@@ -36,11 +38,12 @@ from benchmarks.pty_terminal import SYNC_END, PtyTerminal, TerminalProfile
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / ".." / "shared" / "data" / "cups" / "02_cups.mp4"
 COLS, ROWS, CELL = 160, 48, (10, 20)
-RENDERERS = ("halfblock", "sixel", "kitty", "baseline", "baseline-sixel")
+RENDERERS = ("halfblock", "octant", "sixel", "kitty", "baseline", "baseline-sixel")
 GRAPHICS = re.compile(rb"\x1bP.*?\x1b\\|\x1b_G.*?\x1b\\", re.S)  # Sixel (DCS) and kitty (APC) images
 METRICS = {
     "fps": "frames/s with the key held at 30 Hz",
     "kb_per_step": "KB per frame step (until quiet)",
+    "kb_per_click": "KB per click (a point and a mask change, until quiet)",
     "kb_per_update": "KB per screen update, key held",
     "latency_ms": "key to last byte of a step",
     "first_update_ms": "key to the end of the first screen update",
@@ -90,9 +93,16 @@ def serve(renderer: str, count: int) -> None:
     frames = load_frames(count)
     mask = np.zeros((720, 1280), bool)
     mask[300:560, 500:760] = True
-    overlay = Overlay(
-        masks=(MaskLayer(1, encode(mask), (230, 159, 0), selected=True),),
-        points=(PointLayer(630, 430, True), PointLayer(900, 300, False)),
+    points = (
+        PointLayer(630, 430, True, (230, 159, 0), True),
+        PointLayer(900, 300, False, (230, 159, 0), True),
+    )
+    overlay = Overlay(masks=(MaskLayer(1, encode(mask), (230, 159, 0), selected=True),), points=points)
+    grown = mask.copy()
+    grown[540:600, 600:720] = True
+    clicked = Overlay(
+        masks=(MaskLayer(1, encode(grown), (230, 159, 0), selected=True),),
+        points=(*points, PointLayer(660, 580, True, (230, 159, 0), True)),
     )
 
     if renderer.startswith("baseline"):
@@ -103,11 +113,12 @@ def serve(renderer: str, count: int) -> None:
 
     class BenchApp(App[None]):
         CSS = "Screen { layout: vertical; } #view { width: 1fr; height: 1fr; } #status { height: 1; }"
-        BINDINGS: ClassVar[list[BindingType]] = [("right", "step(1)"), ("left", "step(-1)")]
+        BINDINGS: ClassVar[list[BindingType]] = [("right", "step(1)"), ("left", "step(-1)"), ("c", "click")]
 
         def __init__(self) -> None:
             super().__init__()
             self.index = 0
+            self.clicked = False
 
         def compose(self) -> ComposeResult:
             view: Widget
@@ -128,10 +139,14 @@ def serve(renderer: str, count: int) -> None:
             view = self.query_one("#view")
             frame = frames[self.index % len(frames)]
             if isinstance(view, FrameCanvas):
-                view.show(self.index, frame, overlay)
+                view.show(self.index, frame, clicked if self.clicked else overlay)
             else:
                 view.image = Image.fromarray(frame)  # type: ignore[attr-defined]
             self.query_one("#status", Static).update(self.status())
+
+        def action_click(self) -> None:
+            self.clicked = not self.clicked
+            self.show()
 
         def action_step(self, delta: int) -> None:
             self.index = max(0, self.index + delta)
@@ -165,8 +180,10 @@ def run_in_pty(
         return script(term)
 
 
-def step_script(steps: int, quiet: float = 0.6) -> Callable[[PtyTerminal], dict[str, float]]:
-    """Press `right` `steps` times, each time waiting until the terminal is quiet (graphics included).
+def step_script(
+    steps: int, quiet: float = 0.6, key: str = "right"
+) -> Callable[[PtyTerminal], dict[str, float]]:
+    """Press `key` `steps` times, each time waiting until the terminal is quiet (graphics included).
 
     `first_update_ms`: key to the end of the first screen update (the half blocks); `latency_ms`: key to
     the last byte (for the sharp renderers, the graphics image); `graphics_kb_per_step`: the bytes of
@@ -177,7 +194,7 @@ def step_script(steps: int, quiet: float = 0.6) -> Callable[[PtyTerminal], dict[
         sizes, latencies, firsts, graphics = [], [], [], []
         for _ in range(steps):
             mark = term.mark()
-            sent = term.key("right")
+            sent = term.key(key)
             last = term.wait_quiet(quiet=quiet, after=mark)
             if last is None:
                 raise RuntimeError("no update after a key press")
@@ -252,10 +269,12 @@ def measure_renderer(renderer: str, quick: bool = False) -> dict[str, float]:
     steps = 3 if quick else 10
     held = 1.0 if quick else 2.0
     # The Sixel/kitty images come >= 150 ms after the half blocks: wait longer for quiet.
-    quiet = 0.3 if renderer in ("halfblock", "baseline") else 1.0
+    quiet = 0.3 if renderer in ("halfblock", "octant", "baseline") else 1.0
 
     def script(term: PtyTerminal) -> dict[str, float]:
         result = step_script(steps, quiet)(term)
+        if not renderer.startswith("baseline"):
+            result["kb_per_click"] = step_script(steps, quiet, key="c")(term)["kb_per_step"]
         # The machine may be shared: the median of a few holds is steadier than one long one.
         holds = []
         for _ in range(1 if quick else 3):
@@ -312,12 +331,17 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
 
     row("halfblock", "fps", "frames/s", "baseline", ">= 20")
     row("halfblock", "kb_per_step", "KB", "baseline", "<= 240")
+    row("halfblock", "kb_per_click", "KB", None)
     row("halfblock", "kb_per_update", "KB", "baseline")
     row("halfblock", "latency_ms", "ms", "baseline")
+    edges = f"octants on the mask's contour, half blocks elsewhere; {size}"
+    row("octant", "fps", "frames/s", "baseline", ">= 20", note=edges)
+    row("octant", "kb_per_step", "KB", "baseline", "<= 240", note=edges)
     for name in ("sixel", "kitty"):
         baseline = "baseline-sixel" if name == "sixel" else None
         progressive = f"half blocks at once, the {name} image after 150 ms idle; {size}"
         row(name, "kb_per_step", "KB", baseline, note=progressive)
+        row(name, "kb_per_click", "KB", None, note=progressive)
         row(name, "first_update_ms", "ms", baseline, note=progressive)
         row(name, "latency_ms", "ms", baseline, note=progressive)
         row(name, "fps", "frames/s", baseline or "baseline", ">= 20", note=f"half blocks while held; {size}")

@@ -14,8 +14,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from sam2tui.engine.options import CPU_SECONDS_PER_FRAME, SAM2_INSTALL
+
+if TYPE_CHECKING:
+    from sam2tui.tui.termcaps import TermCaps
 
 MIN_COLUMNS, MIN_ROWS = 80, 24
 
@@ -125,13 +129,19 @@ def check_terminal() -> list[Check]:
                 f"enlarge the window to at least {MIN_COLUMNS}x{MIN_ROWS}" if small else "",
             )
         )
-        answer = (
-            f"answered in {caps.answered_in_ms:.0f} ms" if caps.answered_in_ms is not None else "no answer"
-        )
+        if caps.answered_in_ms is not None:
+            answer = f"answered in {caps.answered_in_ms:.0f} ms"
+        else:
+            answer = "answered in part (timed out)" if caps.answered else "no answer"
         graphics = "sixel" if caps.sixel else "kitty" if caps.kitty else "none (half-block text)"
+        if caps.kitty and caps.tmux:
+            graphics += " (through tmux)"
+        choice = caps.renderer_choice()
+        reason = f" ({choice.reason})" if choice.reason else ""
         checks.append(
-            Check("graphics", Verdict.OK, f"{graphics}; {answer}; renderer: {caps.choose_renderer()}")
+            Check("graphics", Verdict.OK, f"{graphics}; {answer}; renderer: {choice.renderer}{reason}")
         )
+        checks.append(check_text_edges(choice.renderer))
     checks.append(
         Check(
             "colour",
@@ -148,24 +158,54 @@ def check_terminal() -> list[Check]:
         )
     )
     if caps.tmux:
-        checks.append(check_tmux(caps.truecolor))
+        checks.append(check_tmux(caps))
     checks.append(Check("session", Verdict.OK, "over SSH" if caps.ssh else "local"))
     return checks
 
 
-def check_tmux(truecolor: bool) -> Check:
+def check_text_edges(renderer: str) -> Check:
+    """How mask edges are drawn in text, and the finer choices (no terminal reports its font's coverage)."""
+    names = {"octant": "octants, 2x4 per cell", "sextant": "sextants, 2x3 per cell"}
+    edges = names.get(renderer, "half blocks, 1x2 per cell")
+    return Check(
+        "text edges",
+        Verdict.OK,
+        f"mask edges in text: {edges} (--render octant needs Unicode 16 block glyphs: kitty >= 0.40, "
+        "foot >= 1.20, ghostty >= 1.2, VTE >= 0.78; --render sextant Unicode 13)",
+    )
+
+
+def tmux_option(name: str) -> str:
+    """A global tmux option's value ("?" when tmux cannot be asked)."""
     try:
-        shown = subprocess.run(["tmux", "show", "-gv", "mouse"], capture_output=True, text=True, timeout=5)
-        mouse = shown.stdout.strip() or "off"
+        shown = subprocess.run(["tmux", "show", "-gv", name], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
-        mouse = "?"
+        return "?"
+    return shown.stdout.strip() or "off"
+
+
+def check_tmux(caps: TermCaps) -> Check:
+    """What works inside this tmux (graphics, mouse, colour) and the settings that would make more work."""
+    from sam2tui.tui.termcaps import PASSTHROUGH_SETTING
+
+    mouse = tmux_option("mouse")
     fixes = [] if mouse == "on" else ["if clicks do not reach the app: tmux set -g mouse on"]
-    if not truecolor:
+    if caps.kitty:
+        graphics = "kitty graphics pass through to the terminal outside (allow-passthrough on)"
+    elif caps.passthrough:
+        graphics = "allow-passthrough on, but the terminal outside does not report kitty graphics"
+    else:
+        graphics = "allow-passthrough off: no kitty graphics"
+        fixes.append(
+            f"for kitty graphics through tmux (kitty, WezTerm, ghostty outside): {PASSTHROUGH_SETTING}"
+        )
+    sixel = "Sixel drawn by tmux" if caps.sixel else "no Sixel (this tmux does not draw it)"
+    if not caps.truecolor:
         fixes.append("for 24-bit colour: tmux set -as terminal-features ',*:RGB' and COLORTERM=truecolor")
     return Check(
         "tmux",
         Verdict.WARN if fixes else Verdict.OK,
-        f"inside tmux, mouse {mouse}: half-block or Sixel (kitty graphics never pass through tmux)",
+        f"inside tmux, mouse {mouse}; {graphics}; {sixel}; half-block text always works",
         "; ".join(fixes),
     )
 

@@ -8,8 +8,11 @@ import pytest
 from sam2tui.masks import encode
 from sam2tui.tui.compose import (
     CROSSHAIR,
+    DIM_FILL,
+    DIM_MARK,
     FILL_ALPHA,
     LETTERBOX,
+    MARK_EDGE,
     NEGATIVE_MARK,
     POSITIVE_MARK,
     RUBBER_BAND,
@@ -119,12 +122,71 @@ def test_points_are_visible_marks() -> None:
     view = Viewport(320, 180, 80, 45)
     overlay = Overlay(points=(PointLayer(102.0, 82.0, True), PointLayer(242.0, 122.0, False)))
     out = compose(grey_frame(), overlay, view, 80, 45)
-    # Positive at canvas (25.5, 20.5): a '+' with vertical and horizontal arms.
-    assert tuple(out[20, 25]) == POSITIVE_MARK
-    assert tuple(out[18, 25]) == POSITIVE_MARK and tuple(out[20, 23]) == POSITIVE_MARK
-    # Negative at canvas (60.5, 30.5): a '-', no vertical arm.
-    assert tuple(out[30, 60]) == NEGATIVE_MARK and tuple(out[30, 58]) == NEGATIVE_MARK
-    assert tuple(out[28, 60]) != NEGATIVE_MARK
+    # Text output: a mark is the one cell (1x2 canvas pixels) the point falls in, in a one-pixel ring.
+    # Positive at canvas (25.5, 20.5): cell rows 20-21 filled, a dark ring around.
+    assert tuple(out[20, 25]) == POSITIVE_MARK and tuple(out[21, 25]) == POSITIVE_MARK
+    for y, x in ((19, 25), (22, 25), (20, 24), (21, 26), (19, 24), (22, 26)):
+        assert tuple(out[y, x]) == MARK_EDGE
+    assert (out[18, 25] == GREY).all() and (out[20, 23] == GREY).all()  # nothing further out
+    # Negative at canvas (60.5, 30.5): the cell dark inside a ring of the colour - the inverse.
+    assert tuple(out[30, 60]) == MARK_EDGE and tuple(out[31, 60]) == MARK_EDGE
+    for y, x in ((29, 60), (32, 60), (30, 59), (31, 61)):
+        assert tuple(out[y, x]) == NEGATIVE_MARK
+    assert (out[28, 60] == GREY).all()
+    assert ((out != GREY).any(axis=2)).sum() == 2 * 12  # two marks of 3x4 pixels, nothing else
+
+
+def test_sharp_marks_are_a_disc_and_a_ring_centred_on_the_pixel() -> None:
+    view = Viewport(320, 180, 80, 45)  # 800x450 output: 10 pixels per canvas pixel, a sharp image
+    points = (PointLayer(100.0, 80.0, True, ORANGE), PointLayer(200.0, 120.0, False, ORANGE))
+    out = compose(grey_frame(), Overlay(points=points), view, 800, 450)
+    # Positive at output pixel (250, 200): a disc of radius 3 and a one-pixel dark edge, nothing more.
+    grey = (GREY,) * 3
+    assert [tuple(c) for c in out[200, 245:256]] == [grey, MARK_EDGE, *[ORANGE] * 7, MARK_EDGE, grey]
+    assert tuple(out[200, 250]) == ORANGE and tuple(out[197, 250]) == ORANGE
+    assert tuple(out[196, 250]) == MARK_EDGE and (out[195, 250] == GREY).all()
+    # Negative at (500, 300): a ring - the target pixel and its neighbours still show the frame.
+    assert (out[300, 499:502] == GREY).all() and (out[299:302, 500] == GREY).all()
+    assert tuple(out[300, 502]) == MARK_EDGE and tuple(out[300, 503]) == ORANGE
+    assert tuple(out[300, 504]) == MARK_EDGE and (out[300, 505] == GREY).all()
+    assert tuple(out[300, 497]) == ORANGE and tuple(out[303, 500]) == ORANGE
+
+
+def test_marks_take_their_objects_colour_and_the_unselected_are_dimmed() -> None:
+    view = Viewport(320, 180, 80, 45)
+    blue = (0, 114, 178)
+    points = (PointLayer(102.0, 82.0, True, ORANGE, selected=True), PointLayer(242.0, 122.0, True, blue))
+    out = compose(grey_frame(), Overlay(points=points), view, 80, 45)
+    assert tuple(out[20, 25]) == ORANGE  # the selected object's mark at full colour
+    dimmed = tuple(round(c + (128 - c) * DIM_MARK) for c in blue)
+    assert tuple(out[30, 60]) == dimmed
+    # Nothing selected: every mark at full colour.
+    plain = compose(grey_frame(), Overlay(points=(PointLayer(242.0, 122.0, True, blue),)), view, 80, 45)
+    assert tuple(plain[30, 60]) == blue
+
+
+def test_overlapping_masks_keep_every_contour() -> None:
+    view = Viewport(320, 180, 80, 45)
+    blue = (0, 114, 178)
+    below = MaskLayer(1, encode(square_mask(box=(80, 40, 160, 120))), ORANGE)  # canvas [20, 40) x [10, 30)
+    above = MaskLayer(2, encode(square_mask(box=(120, 60, 240, 160))), blue)  # canvas [30, 60) x [15, 40)
+    out = compose(grey_frame(), Overlay(masks=(below, above)), view, 80, 45)
+    # The first mask's right edge (x 39) runs inside the second: drawn over its fill, in its own colour.
+    assert tuple(out[20, 39]) == ORANGE and tuple(out[25, 39]) == ORANGE
+    # The second mask's top edge (y 15) runs inside the first.
+    assert tuple(out[15, 35]) == blue
+
+
+def test_selecting_an_object_dims_the_others_fill() -> None:
+    view = Viewport(320, 180, 80, 45)
+    blue = (0, 114, 178)
+    left = encode(square_mask(box=(20, 40, 100, 120)))
+    right = encode(square_mask(box=(200, 40, 280, 120)))
+    overlay = Overlay(masks=(MaskLayer(1, left, ORANGE, True), MaskLayer(2, right, blue)))
+    out = compose(grey_frame(), overlay, view, 80, 45).astype(int)
+    assert np.abs(out[20, 15] - fill_of(ORANGE)).max() <= 1
+    assert np.abs(out[20, 60] - fill_of(blue, FILL_ALPHA * DIM_FILL)).max() <= 1
+    assert tuple(out[10, 60]) == blue  # the contour keeps the object's colour
 
 
 def test_boxes_and_rubber_band_are_rectangles() -> None:

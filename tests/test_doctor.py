@@ -11,6 +11,7 @@ import pytest
 
 from sam2tui import doctor
 from sam2tui.doctor import Check, Verdict
+from sam2tui.tui.termcaps import TermCaps
 
 
 def test_doctor_passes_on_this_machine_without_a_terminal() -> None:
@@ -48,3 +49,41 @@ def test_a_failure_exits_1_naming_the_fix(
     assert doctor.run_doctor(argparse.Namespace()) == 1
     out = capsys.readouterr().out
     assert "-> enlarge the window to at least 80x24" in out and "fix: terminal" in out
+
+
+@pytest.mark.parametrize(
+    ("caps", "says", "fix"),
+    [
+        (
+            TermCaps(tmux=True, truecolor=True),
+            "allow-passthrough off: no kitty graphics",
+            "set -g allow-passthrough on",
+        ),
+        (
+            TermCaps(tmux=True, passthrough=True, kitty=True, truecolor=True),
+            "kitty graphics pass through to the terminal outside",
+            "",
+        ),
+        (
+            TermCaps(tmux=True, passthrough=True, truecolor=True, sixel=True),
+            "the terminal outside does not report kitty graphics; Sixel drawn by tmux",
+            "",
+        ),
+    ],
+)
+def test_inside_tmux_doctor_says_what_works_and_the_setting_it_needs(
+    monkeypatch: pytest.MonkeyPatch, caps: TermCaps, says: str, fix: str
+) -> None:
+    monkeypatch.setattr(doctor, "tmux_option", lambda name: "on")
+    check = doctor.check_tmux(caps)
+    assert says in check.detail and "half-block text always works" in check.detail
+    assert (fix in check.fix if fix else check.fix == "") and check.verdict is (
+        Verdict.WARN if fix else Verdict.OK
+    )
+
+
+def test_doctor_names_the_text_edge_choice() -> None:
+    assert "octants, 2x4 per cell" in doctor.check_text_edges("octant").detail
+    assert "sextants, 2x3 per cell" in doctor.check_text_edges("sextant").detail
+    plain = doctor.check_text_edges("halfblock").detail
+    assert "half blocks" in plain and "--render octant" in plain

@@ -18,7 +18,7 @@ from sam2tui.tui.compose import Overlay
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.render.kitty import MAX_CELLS, PLACEHOLDER, KittyEncoder, id_color
 from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
-from sam2tui.tui.render.sixel import SixelEncoder
+from sam2tui.tui.render.sixel import ORIGIN, SixelEncoder, encode_sixel
 from sam2tui.tui.viewport import Viewport
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas
 from tests.test_frame_canvas import SIZE, gradient_frame, tail_text, wait_for
@@ -93,6 +93,30 @@ def test_sixel_encodes_a_decodable_image_drawn_from_the_last_row() -> None:
     last = encoder.line(1, half_blocks[1], data, cells, (5, 7))
     assert last.cell_length == 3 and list(last)[:-1] == list(half_blocks[1])
     assert tail_text(last) == f"\x1b7\x1b[8;6H{data}\x1b8"  # at the canvas's top-left, cursor put back
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 5), (13, 33), (12, 40)])
+def test_our_sixel_encoder_draws_every_pixel_in_its_palette_colour(size: tuple[int, int]) -> None:
+    # Random pixels: many colours per band, runs of one, heights that end inside a band.
+    rgb = np.random.default_rng(size[0]).integers(0, 256, (*size, 3), dtype=np.uint8)
+    image = Image.fromarray(rgb).quantize(256, method=Image.Quantize.FASTOCTREE)
+    palette = np.asarray(image.getpalette(), np.int32).reshape(-1, 3)
+    expected = np.round((palette * 100 + 127) // 255 * 255 / 100).astype(np.uint8)[np.asarray(image)]
+    assert (decode_sixel(encode_sixel(rgb)) == expected).all()
+
+
+def test_our_sixel_encoder_writes_long_runs_as_repeats() -> None:
+    rgb = np.zeros((12, 300, 3), np.uint8)
+    rgb[:, 100:] = (255, 255, 255)
+    data = encode_sixel(rgb)
+    assert (decode_sixel(data) == rgb).all()
+    assert "!100~" in data and "!200~" in data and len(data) < 120  # two bands, two colours
+    # Colours side by side in a band follow on from each other: no carriage return, no skip from column 0.
+    stripes = np.zeros((6, 30, 3), np.uint8)
+    stripes[:, :10], stripes[:, 10:20], stripes[:, 20:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    data = encode_sixel(stripes)
+    assert (decode_sixel(data) == stripes).all()
+    assert "$" not in data and re.search(r"#\d!10~#\d!10~#\d!10~\x1b", data)
 
 
 def test_kitty_transmits_the_png_in_base64_chunks_and_places_it_over_the_cells() -> None:
@@ -202,3 +226,85 @@ async def test_a_switch_during_an_encode_shows_the_new_encoders_image() -> None:
         canvas.set_encoder(SixelEncoder(CELL))
         await wait_for(pilot, lambda: tail_text(canvas.render_line(23)).startswith("\x1b7"))
         assert "marker" not in tail_text(canvas.render_line(23))
+
+
+def test_kitty_updates_only_the_rectangle_that_changed() -> None:
+    encoder = KittyEncoder(CELL)
+    before = three_colours()
+    after = before.copy()
+    after[3:7, 12:30] = (255, 255, 0)
+    ident = kitty_commands(encoder.encode(before, CELLS))[0][0]["i"]
+    commands = kitty_commands(encoder.encode_update(before, after, CELLS) or "")
+    keys = commands[0][0]
+    assert (keys["a"], keys["i"], keys["r"], keys["x"], keys["y"], keys["X"]) == (
+        "f",
+        ident,
+        "1",
+        "12",
+        "3",
+        "1",
+    )
+    png = base64.standard_b64decode("".join(payload for _, payload in commands))
+    assert (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) == after[3:7, 12:30]).all()
+    assert encoder.encode_update(before, before.copy(), CELLS) == ""  # nothing changed: nothing to send
+    assert encoder.encode_update(before, before[::-1].copy(), CELLS) is None  # most of it: the whole image
+
+
+def test_sixel_updates_only_the_cells_that_changed() -> None:
+    encoder = SixelEncoder(CELL)
+    cells = CanvasCells(4, 2, "truecolor")  # 40x40 pixels
+    before = np.zeros((40, 40, 3), np.uint8)
+    after = before.copy()
+    after[23:27, 12:19] = (255, 255, 0)  # inside cell (1, 1)
+    update = encoder.encode_update(before, after, cells)
+    assert update is not None
+    # From the canvas's top-left to the changed cell: that cell; then from the top-left again to the last
+    # text row (Textual rewrites it as half blocks before the update): the whole row.
+    changed, last_row = update.split(ORIGIN)
+    assert changed.startswith("\x1b[1B\x1b[1C\x1bP") and last_row.startswith("\x1b[1B\x1bP")
+    assert (decode_sixel(changed[len("\x1b[1B\x1b[1C") :]) == after[20:40, 10:20]).all()
+    assert (decode_sixel(last_row[len("\x1b[1B") :]) == after[20:40]).all()
+    placed = encoder.placed(update, (5, 7))
+    assert placed == f"\x1b7\x1b[8;6H{changed}\x1b[8;6H{last_row}\x1b8"
+    assert encoder.encode_update(before, before.copy(), cells) == ""
+    assert encoder.encode_update(before, 255 - before, cells) is None  # all of it: the whole image
+
+
+async def test_a_click_on_the_kitty_image_sends_only_an_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sam2tui.tui.compose import PointLayer
+
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    app = EncoderApp()
+    async with app.run_test(size=SIZE) as pilot:
+        canvas = app.query_one(FrameCanvas)
+        canvas.set_encoder(KittyEncoder(CELL))
+        await wait_for(pilot, lambda: "a=t," in tail_text(canvas.render_line(23)))
+        canvas.show(0, gradient_frame(), Overlay(points=(PointLayer(100, 60, True, (230, 159, 0)),)))
+        # The image stays on screen meanwhile (placeholders), then an edit of it rides on the last row.
+        assert PLACEHOLDER in "".join(s.text for s in canvas.render_line(5))
+        await wait_for(pilot, lambda: "a=f," in tail_text(canvas.render_line(23)))
+        update = tail_text(canvas.render_line(23))
+        assert "a=t," not in update and len(update) < 10_000
+        # Another frame replaces the image: half blocks at once, then the whole image.
+        canvas.show(1, gradient_frame()[::-1].copy(), Overlay())
+        assert PLACEHOLDER not in "".join(s.text for s in canvas.render_line(5))
+        await wait_for(pilot, lambda: "a=t," in tail_text(canvas.render_line(23)))
+
+
+async def test_a_click_on_the_sixel_image_draws_only_the_cells_that_changed() -> None:
+    from sam2tui.tui.compose import PointLayer
+
+    app = EncoderApp()
+    async with app.run_test(size=SIZE) as pilot:
+        canvas = app.query_one(FrameCanvas)
+        canvas.set_encoder(SixelEncoder(CELL))
+        await wait_for(pilot, lambda: '"1;1;800;480' in tail_text(canvas.render_line(23)))
+        whole = tail_text(canvas.render_line(23))
+        canvas.show(0, gradient_frame(), Overlay(points=(PointLayer(100, 60, True, (230, 159, 0)),)))
+        assert tail_text(canvas.render_line(23)) == whole  # the image stays until its update is ready
+        await wait_for(pilot, lambda: tail_text(canvas.render_line(23)) != whole)
+        update = tail_text(canvas.render_line(23))
+        # From the canvas's top-left down and right to the changed cells, then a small image.
+        assert (
+            re.match(r"\x1b7\x1b\[1;1H\x1b\[\d+B\x1b\[\d+C\x1bP", update) and len(update) < len(whole) // 10
+        )

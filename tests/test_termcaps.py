@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.pty_terminal import PtyTerminal, TerminalProfile
-from sam2tui.tui.termcaps import TermCaps, detect, parse_replies
+from sam2tui.tui.termcaps import PASSTHROUGH_SETTING, TermCaps, detect, parse_replies, tmux_passthrough
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,3 +137,25 @@ def test_color_note() -> None:
     assert (
         "16 colours" in TermCaps(term="xterm").color_note and "COLORTERM" in TermCaps(term="xterm").color_note
     )
+
+
+def test_tmux_passthrough_doubles_every_escape_inside_dcs_tmux() -> None:
+    wrapped = tmux_passthrough("\x1b_Ga=q;AAAA\x1b\\")
+    assert wrapped == "\x1bPtmux;\x1b\x1b_Ga=q;AAAA\x1b\x1b\\\x1b\\"
+
+
+def test_inside_tmux_kitty_needs_passthrough() -> None:
+    off = TermCaps(is_tty=True, answered=True, tmux=True)
+    renderer, reason = off.renderer_choice("kitty", env={})
+    assert renderer == "halfblock" and PASSTHROUGH_SETTING in reason
+    on_without = TermCaps(is_tty=True, answered=True, tmux=True, passthrough=True)
+    renderer, reason = on_without.renderer_choice("kitty", env={})
+    assert renderer == "halfblock" and "outside tmux" in reason
+    on = TermCaps(is_tty=True, answered=True, tmux=True, passthrough=True, kitty=True)
+    assert on.choose_renderer("auto", env={}) == "kitty"
+
+
+def test_text_renderers_need_no_terminal_answer() -> None:
+    silent = TermCaps()
+    assert silent.renderer_choice("octant", env={}) == ("octant", "")
+    assert silent.choose_renderer("auto", env={"SAM2TUI_RENDER": "sextant"}) == "sextant"

@@ -5,6 +5,13 @@ and a 1-pixel outline), boxes and point marks are drawn in output pixels. So an 
 both on the 160x96 half-block canvas and on a 1600x960 Sixel image, and a 1080p mask costs a resample,
 not a full-resolution blend. Pure numpy/OpenCV: no Textual here.
 
+Readability: all fills are drawn before any contour, so where masks overlap every contour stays on top; the
+selected object's contour is drawn last, lighter and thicker. When an object is selected the others are
+dimmed (half the fill, dimmer point marks). A point mark is its object's colour with a dark edge: filled
+for a positive point, a ring (the target pixel visible in its middle) for a negative one. On text output
+(a cell of at most 2x4 output pixels) the mark is exactly the cell the point falls in: filled, or dark inside
+a ring of the colour; on a sharp image it is a small disc or ring centred on the point's pixel.
+
 The output is `out_w x out_h` pixels showing `view`'s canvas scaled by `out_w / view.canvas_w` and
 `out_h / view.canvas_h` (1 for half-block; the cell's pixel size over 1 or 2 for the sharp renderers), so
 `Viewport.to_frame` maps clicks for every renderer.
@@ -25,9 +32,13 @@ from sam2tui.values import BoxCorners, Color, Rle
 
 FILL_ALPHA = 0.45
 LETTERBOX: Color = (0, 0, 0)
-POSITIVE_MARK: Color = (40, 230, 40)
+POSITIVE_MARK: Color = (40, 230, 40)  # points without an object colour
 NEGATIVE_MARK: Color = (250, 40, 40)
 MARK_EDGE: Color = (0, 0, 0)
+DIM_FILL = 0.5  # fill opacity of an object that is not selected (while one is), relative to mask_alpha
+DIM_MARK = 0.5  # how far a dimmed point mark's colour moves towards grey
+_GREY: Color = (128, 128, 128)
+TEXT_CELL_MAX = (2, 4)  # output pixels per cell up to which marks are drawn as whole cells
 RUBBER_BAND: Color = (255, 255, 255)
 CROSSHAIR: Color = (255, 255, 0)
 SELECTED_LIGHTEN = 0.55  # how far a selected object's outline moves towards white
@@ -45,11 +56,14 @@ class MaskLayer:
 
 @dataclass(frozen=True)
 class PointLayer:
-    """A point prompt in video pixels: green '+' when positive, red '-' when negative."""
+    """A point prompt in video pixels: filled when positive, a ring when negative, in its object's `color`
+    (None: green for positive, red for negative, never dimmed). `selected`: its object is the selected one."""
 
     x: float
     y: float
     positive: bool
+    color: Color | None = None
+    selected: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,23 +163,35 @@ def _fill(out: np.ndarray, x0: int, y0: int, x1: int, y1: int, color: Color) -> 
         out[y0:y1, x0:x1] = color
 
 
+def _mix(color: Color, towards: Color, amount: float) -> Color:
+    r, g, b = (round(c + (t - c) * amount) for c, t in zip(color, towards, strict=True))
+    return (r, g, b)
+
+
 def _lighten(color: Color, amount: float) -> Color:
-    r, g, b = color
-    return (
-        round(r + (255 - r) * amount),
-        round(g + (255 - g) * amount),
-        round(b + (255 - b) * amount),
-    )
+    return _mix(color, (255, 255, 255), amount)
 
 
-def _draw_mask(
+@dataclass(frozen=True)
+class _Shape:
+    """A mask at output resolution: where it is (`ys`, `xs`: its bounding box with room for the contour)
+    and which of those pixels it covers."""
+
+    layer: MaskLayer
+    ys: slice
+    xs: slice
+    inside: np.ndarray  # uint8 0/1 over the box
+
+
+def _fill_mask(
     out: np.ndarray, mask: np.ndarray, layer: MaskLayer, m: _Mapping, line: int, fill_alpha: float
-) -> None:
+) -> _Shape | None:
+    """Blend the mask's colour in (by coverage: soft edges); its shape for the contour, None if off view."""
     h, w = out.shape[:2]
     coverage = _resample(mask.view(np.uint8) * np.uint8(255), m, w, h, cv2.BORDER_CONSTANT)
     rows = np.flatnonzero(coverage.any(axis=1))
     if rows.size == 0:
-        return
+        return None
     cols = np.flatnonzero(coverage.any(axis=0))
     # Work on the mask's bounding box only, with room for the outline.
     pad = 2 * line
@@ -175,12 +201,18 @@ def _draw_mask(
     region = out[ys, xs].astype(np.float32)
     alpha = cov.astype(np.float32) * (fill_alpha / 255.0)
     region += (np.asarray(layer.color, np.float32) - region) * alpha[..., None]
-    inside = (cov >= 128).astype(np.uint8)
+    out[ys, xs] = np.rint(region).astype(np.uint8)
+    return _Shape(layer, ys, xs, (cov >= 128).astype(np.uint8))
+
+
+def _draw_contour(out: np.ndarray, shape: _Shape, line: int) -> None:
+    """The mask's inner edge in its colour (the selected one lighter and twice as thick)."""
+    layer = shape.layer
     thickness = 2 * line if layer.selected else line
     kernel = np.ones((2 * thickness + 1, 2 * thickness + 1), np.uint8)
+    inside = shape.inside
     edge = inside.astype(bool) & ~cv2.erode(inside, kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
-    region[edge] = _lighten(layer.color, SELECTED_LIGHTEN) if layer.selected else layer.color
-    out[ys, xs] = np.rint(region).astype(np.uint8)
+    out[shape.ys, shape.xs][edge] = _lighten(layer.color, SELECTED_LIGHTEN) if layer.selected else layer.color
 
 
 def _dash_keep(length: int, dash: int) -> np.ndarray:
@@ -214,17 +246,42 @@ def _draw_rect(
                 out[ys, x] = color
 
 
-def _draw_point(out: np.ndarray, u: float, v: float, positive: bool, arm: int, line: int) -> None:
-    """A '+' (positive) or '-' (negative) centred on (u, v), with a dark edge so it shows on any frame."""
+def _mark_color(point: PointLayer, dimmed: bool) -> Color:
+    if point.color is None:
+        return POSITIVE_MARK if point.positive else NEGATIVE_MARK
+    return _mix(point.color, _GREY, DIM_MARK) if dimmed else point.color
+
+
+def _draw_cell_mark(
+    out: np.ndarray, u: float, v: float, cell: tuple[int, int], positive: bool, color: Color
+) -> None:
+    """Text output: the cell under (u, v) filled with `color` in a one-pixel dark ring (positive), or dark
+    in a one-pixel ring of `color` (negative)."""
+    cw, ch = cell
+    x0, y0 = math.floor(u / cw) * cw, math.floor(v / ch) * ch
+    ring, core = (MARK_EDGE, color) if positive else (color, MARK_EDGE)
+    _fill(out, x0 - 1, y0 - 1, x0 + cw + 1, y0 + ch + 1, ring)
+    _fill(out, x0, y0, x0 + cw, y0 + ch, core)
+
+
+def _draw_disc_mark(
+    out: np.ndarray, u: float, v: float, radius: int, edge: int, positive: bool, color: Color
+) -> None:
+    """Sharp output: a disc (positive) or ring (negative) of `color` centred on the pixel under (u, v), each
+    edge dark; a ring leaves its middle, the target, uncovered."""
+    h, w = out.shape[:2]
     cx, cy = math.floor(u), math.floor(v)
-    half = line // 2
-    bars = [(cx - arm, cy - half, cx + arm + 1, cy - half + line)]
-    if positive:
-        bars.append((cx - half, cy - arm, cx - half + line, cy + arm + 1))
-    for x0, y0, x1, y1 in bars:
-        _fill(out, x0 - 1, y0 - 1, x1 + 1, y1 + 1, MARK_EDGE)
-    for x0, y0, x1, y1 in bars:
-        _fill(out, x0, y0, x1, y1, POSITIVE_MARK if positive else NEGATIVE_MARK)
+    reach = radius + edge
+    x0, x1, y0, y1 = max(0, cx - reach), min(w, cx + reach + 1), max(0, cy - reach), min(h, cy + reach + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    dy, dx = np.ogrid[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+    distance = np.sqrt(dx * dx + dy * dy) - 0.5  # from the centre pixel's middle to each pixel's near side
+    hole = -1.0 if positive else radius / 2  # a negative mark's ring starts here
+    patch = out[y0:y1, x0:x1]
+    patch[(distance > radius) & (distance <= reach)] = MARK_EDGE
+    patch[(distance > hole) & (distance <= radius)] = color
+    patch[(distance > hole - edge) & (distance <= hole)] = MARK_EDGE
 
 
 def _draw_crosshair(out: np.ndarray, u: float, v: float, arm: int, line: int) -> None:
@@ -250,6 +307,21 @@ def compose(frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out
 
     `view` must describe this frame's size; `out_w/out_h` scale its canvas (equal to it for half-block).
     """
+    return _compose(frame, overlay, view, out_w, out_h, None)
+
+
+def compose_labelled(
+    frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out_h: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`compose`, and which mask is on top at each output pixel: out_h x out_w uint8, 0 where none, else
+    its 1-based place in drawing order (the selected object's is the highest)."""
+    labels = np.zeros((out_h, out_w), np.uint8)
+    return _compose(frame, overlay, view, out_w, out_h, labels), labels
+
+
+def _compose(
+    frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out_h: int, labels: np.ndarray | None
+) -> np.ndarray:
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"a frame must be HxWx3 uint8, got {frame.shape} {frame.dtype}")
     if frame.shape[:2] != (view.frame_h, view.frame_w):
@@ -260,14 +332,24 @@ def compose(frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out
     out = _resample(frame, m, out_w, out_h, cv2.BORDER_REPLICATE)
     # Strokes grow with the output so they stay visible on large sharp images; 1 pixel for half-block.
     line = max(1, min(out_w, out_h) // 400)
+    # While an object is selected, the others are dimmed.
+    emphasis = any(layer.selected for layer in overlay.masks) or any(p.selected for p in overlay.points)
     if overlay.show_masks:
+        shapes = []
         for layer in overlay.masks:
             mask = decode(layer.rle)
             if mask.shape != frame.shape[:2]:
                 raise ValueError(
                     f"mask of object {layer.obj_id} is {mask.shape[::-1]}, frame is {frame.shape[1::-1]}"
                 )
-            _draw_mask(out, mask, layer, m, line, overlay.mask_alpha)
+            alpha = overlay.mask_alpha * (DIM_FILL if emphasis and not layer.selected else 1.0)
+            shape = _fill_mask(out, mask, layer, m, line, alpha)
+            if shape is not None:
+                shapes.append(shape)
+        for rank, shape in enumerate(sorted(shapes, key=lambda s: s.layer.selected), 1):
+            _draw_contour(out, shape, line)  # the selected contour last: on top
+            if labels is not None:
+                labels[shape.ys, shape.xs][shape.inside.astype(bool)] = min(rank, 255)
     if overlay.show_boxes:
         for box in overlay.boxes:
             _draw_rect(out, (*m.point(*box.box[:2]), *m.point(*box.box[2:])), box.color, line, box.dashed)
@@ -275,9 +357,16 @@ def compose(frame: np.ndarray, overlay: Overlay, view: Viewport, out_w: int, out
         band = overlay.rubber_band
         _draw_rect(out, (*m.point(*band[:2]), *m.point(*band[2:])), RUBBER_BAND, line, dashed=True)
     if overlay.show_points:
-        arm = max(2, min(out_w, out_h) // 64)
-        for p in overlay.points:
-            _draw_point(out, *m.point(p.x, p.y), p.positive, arm, max(line, arm // 4))
+        kx, ky = out_w / view.canvas_w, out_h / view.canvas_h  # output pixels per canvas pixel
+        cell = (round(kx), round(2 * ky))  # a text cell is 1x2 canvas pixels
+        text = cell[0] <= TEXT_CELL_MAX[0] and cell[1] <= TEXT_CELL_MAX[1]
+        radius = max(3, min(out_w, out_h) // 160)
+        for p in sorted(overlay.points, key=lambda p: p.selected):  # the selected object's marks on top
+            color = _mark_color(p, dimmed=emphasis and not p.selected and p.color is not None)
+            if text:
+                _draw_cell_mark(out, *m.point(p.x, p.y), cell, p.positive, color)
+            else:
+                _draw_disc_mark(out, *m.point(p.x, p.y), radius + p.selected, line, p.positive, color)
     if overlay.crosshair is not None:
         _draw_crosshair(out, *m.point(*overlay.crosshair), max(3, min(out_w, out_h) // 32), line)
     _paint_letterbox(out, m.image)

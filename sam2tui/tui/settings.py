@@ -39,7 +39,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-RENDER_MODES = ("auto", "halfblock", "sixel", "kitty")
+RENDER_MODES = ("auto", "halfblock", "octant", "sextant", "sixel", "kitty")
 _HEX_COLOUR = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 

@@ -8,6 +8,14 @@ anything unread, so no reply can reach the app as key presses. (textual-image qu
 0.1 s timeouts: over a slow link it falls back silently and its late replies fire key bindings. Never
 import `textual_image.widget` or `textual_image.renderable` in the app.)
 
+Inside tmux, DA1 is answered by tmux itself (at once: Sixel only if tmux draws it) and the kitty query
+would reach nobody. With `allow-passthrough` on (`tmux show -pAv allow-passthrough`), the kitty query and
+`CSI 16 t` are wrapped for tmux to hand to the terminal outside (`tmux_passthrough`); tmux passes their
+replies back to the pane (tmux 3.3a, measured) but swallows the outer terminal's DA1, so there the outer
+`CSI 16 t` reply - after the kitty one, as terminals answer in order - is what detection waits for. kitty
+graphics then reach the outer terminal in passthrough, shown in Unicode placeholder cells tmux draws as text
+(render/kitty.py).
+
 Colours: Textual (through Rich) emits 24-bit colour only when COLORTERM is "truecolor" or "24bit";
 otherwise it downgrades every colour to the 256-colour palette (TERM ending in -256color) or even to 16
 colours, which bands the half-block picture. Over SSH and in tmux COLORTERM is often lost:
@@ -19,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import subprocess
 import sys
 import termios
 import time
@@ -27,12 +36,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-RENDERERS = ("halfblock", "sixel", "kitty")
+# Text renderers need nothing but the font: octants (Unicode 16) and sextants (Unicode 13) sharpen mask edges.
+TEXT_RENDERERS = ("halfblock", "octant", "sextant")
+RENDERERS = (*TEXT_RENDERERS, "sixel", "kitty")
 RENDER_ENV = "SAM2TUI_RENDER"
 KITTY_QUERY = "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
 CELL_SIZE_QUERY = "\x1b[16t"
 DA1_QUERY = "\x1b[c"
 QUERIES = KITTY_QUERY + CELL_SIZE_QUERY + DA1_QUERY
+PASSTHROUGH_SETTING = "set -g allow-passthrough on"  # in ~/.tmux.conf (or `tmux set -g allow-passthrough on`)
 
 _DA1_REPLY = re.compile(rb"\x1b\[\?([\d;]*)c")
 _KITTY_REPLY = re.compile(rb"\x1b_Gi=31;([^\x1b]*)\x1b\\")
@@ -53,11 +65,12 @@ class TermCaps:
     is_tty: bool = False
     answered: bool = False  # DA1 replied before the timeout
     answered_in_ms: float | None = None
-    kitty: bool = False  # kitty graphics protocol (never through tmux)
+    kitty: bool = False  # kitty graphics reach the terminal (inside tmux: the outer one, in passthrough)
     sixel: bool = False  # DA1 lists attribute 4
     cell_size: tuple[int, int] | None = None  # one cell in pixels (width, height)
     truecolor: bool = False  # COLORTERM says 24-bit (else Textual downgrades: see color_system)
     tmux: bool = False
+    passthrough: bool = False  # inside tmux, allow-passthrough is on
     ssh: bool = False
     da1: str = ""  # DA1 attributes as received, e.g. "62;4;22"
     term: str = ""
@@ -80,7 +93,7 @@ class TermCaps:
     def renderer_choice(
         self, requested: str = "auto", env: Mapping[str, str] | None = None
     ) -> RendererChoice:
-        """Resolve "auto" | "halfblock" | "sixel" | "kitty" (an "auto" request defers to $SAM2TUI_RENDER)."""
+        """Resolve "auto" or one of RENDERERS (an "auto" request defers to $SAM2TUI_RENDER)."""
         env = os.environ if env is None else env
         note = ""
         if requested == "auto" and env.get(RENDER_ENV):
@@ -94,8 +107,8 @@ class TermCaps:
             if self.kitty:
                 return RendererChoice("kitty", note)
             return RendererChoice("halfblock", note + self._no_graphics_reason())
-        if requested == "halfblock":
-            return RendererChoice("halfblock", note)
+        if requested in TEXT_RENDERERS:
+            return RendererChoice(requested, note)
         if requested not in RENDERERS:
             raise ValueError(
                 f"unknown renderer {requested!r}; expected auto or one of {', '.join(RENDERERS)}"
@@ -111,12 +124,16 @@ class TermCaps:
     def _missing(self, renderer: str) -> str:
         if not self.is_tty:
             return "the output is not a terminal; using half-block"
-        if renderer == "kitty" and self.tmux:
-            return "tmux never passes kitty graphics; using half-block"
+        if renderer == "kitty" and self.tmux and not self.passthrough:
+            return (
+                f"inside tmux kitty graphics need allow-passthrough ({PASSTHROUGH_SETTING}); using half-block"
+            )
         if not self.answered:
             return "the terminal did not answer its queries; using half-block"
-        what = "Sixel (no 4 in its DA1 reply)" if renderer == "sixel" else "kitty graphics"
-        return f"the terminal does not report {what}; using half-block"
+        if renderer == "sixel":
+            return "the terminal does not report Sixel (no 4 in its DA1 reply); using half-block"
+        outer = " outside tmux" if self.tmux else ""
+        return f"the terminal{outer} does not report kitty graphics; using half-block"
 
     def _no_graphics_reason(self) -> str:
         if not self.is_tty:
@@ -156,6 +173,23 @@ def parse_replies(data: bytes) -> dict[str, object]:
     return result
 
 
+def tmux_passthrough(sequence: str) -> str:
+    """`sequence` wrapped for tmux to hand, unchanged, to the terminal outside it (needs allow-passthrough)."""
+    return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+
+
+def tmux_allows_passthrough(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether this tmux pane passes sequences through (`allow-passthrough` on or all; unknown: False)."""
+    pane = ["-t", env["TMUX_PANE"]] if env.get("TMUX_PANE") else []
+    try:
+        shown = subprocess.run(
+            ["tmux", "show", "-pAv", *pane, "allow-passthrough"], capture_output=True, text=True, timeout=2
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return shown.returncode == 0 and shown.stdout.strip() in ("on", "all")
+
+
 def _winsize_cell(fd: int) -> tuple[int, int] | None:
     """Cell size from the kernel's window size (ws_xpixel/ws_ypixel are 0 where nobody fills them in)."""
     try:
@@ -170,16 +204,18 @@ def _winsize_cell(fd: int) -> tuple[int, int] | None:
     return None
 
 
-def _ask(fd_in: int, fd_out: int, timeout: float) -> tuple[bytes, float | None]:
-    """Write the queries, read until the DA1 reply or the timeout; returns (bytes read, ms to DA1)."""
+def _ask(
+    fd_in: int, fd_out: int, timeout: float, queries: str = QUERIES, last: re.Pattern[bytes] = _DA1_REPLY
+) -> tuple[bytes, float | None]:
+    """Write `queries`, read until the `last` reply or the timeout; returns (bytes read, ms to it)."""
     saved = termios.tcgetattr(fd_in)
     try:
         tty.setcbreak(fd_in, termios.TCSANOW)  # no echo, no line buffering
         start = time.monotonic()
-        os.write(fd_out, QUERIES.encode("ascii"))
+        os.write(fd_out, queries.encode("ascii"))
         data = b""
         deadline = start + timeout
-        while not _DA1_REPLY.search(data):
+        while not (last.search(data) and _DA1_REPLY.search(data)):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return data, None
@@ -205,10 +241,21 @@ def detect(timeout: float = 1.0, env: Mapping[str, str] = os.environ) -> TermCap
     if not (os.isatty(fd_in) and os.isatty(fd_out)):
         return TermCaps(**base)  # type: ignore[arg-type]
     sys.stdout.flush()
-    data, elapsed = _ask(fd_in, fd_out, timeout)
+    passthrough = bool(base["tmux"]) and tmux_allows_passthrough(env)
+    if passthrough:
+        outer = tmux_passthrough(KITTY_QUERY) + tmux_passthrough(CELL_SIZE_QUERY)
+        data, elapsed = _ask(fd_in, fd_out, timeout, outer + DA1_QUERY, _CELL_SIZE_REPLY)
+    else:
+        data, elapsed = _ask(fd_in, fd_out, timeout)
     replies = parse_replies(data)
     if replies["cell_size"] is None:
         replies["cell_size"] = _winsize_cell(fd_out)
-    if base["tmux"]:
-        replies["kitty"] = False
-    return TermCaps(is_tty=True, answered_in_ms=elapsed, **replies, **base)  # type: ignore[arg-type]
+    if base["tmux"] and not passthrough:
+        replies["kitty"] = False  # a kitty reply could only be tmux's own misunderstanding
+    return TermCaps(
+        is_tty=True,
+        answered_in_ms=elapsed,
+        passthrough=passthrough,
+        **replies,  # type: ignore[arg-type]
+        **base,  # type: ignore[arg-type]
+    )

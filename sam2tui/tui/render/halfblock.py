@@ -5,6 +5,10 @@ Bytes on the wire are what limits the frame rate over SSH, so:
 - Textual writes one SGR sequence per Segment, so a Segment spans as many cells as one (fg, bg) pair can
   draw: '▀' (fg over bg), '▄' (bg over fg), '█' (fg) and ' ' (bg) all fit in one run;
 - Style objects are kept per colour pair across frames: Textual caches the rendered SGR text on the Style.
+
+A row may also carry other glyphs (octants or sextants on a mask's edge, render/blocks.py): a third channel
+holds the glyph's code point (0: a half block), drawn with the cell's two colours as foreground and
+background.
 """
 
 from __future__ import annotations
@@ -21,12 +25,18 @@ _MAX_STYLES = 1 << 17  # colour pairs kept before the cache starts over (a few M
 UPPER, LOWER, FULL, BLANK = "▀", "▄", "█", " "
 
 
+def pack(rgb: np.ndarray) -> np.ndarray:
+    """...x3 uint8 RGB -> int32 packed 5-bit colours."""
+    q = (rgb >> (8 - QUANT_BITS)).astype(np.int32)
+    packed: np.ndarray = (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
+    return packed
+
+
 def quantise(image: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 RGB (H even) -> (H/2, W, 2) int32 packed 5-bit colours of the upper and lower pixels."""
     if image.ndim != 3 or image.shape[0] % 2:
         raise ValueError(f"a half-block canvas needs an even number of pixel rows, got {image.shape}")
-    q = (image >> (8 - QUANT_BITS)).astype(np.int32)
-    packed = (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
+    packed = pack(image)
     return np.stack((packed[0::2], packed[1::2]), axis=-1)
 
 
@@ -63,11 +73,27 @@ class HalfBlockPainter:
         return style
 
     def strip(self, row: np.ndarray) -> Strip:
-        """One text row from its (W, 2) quantised cells (upper, lower)."""
+        """One text row from its (W, 2) quantised cells (upper, lower), or (W, 3) with glyphs (fg, bg, code
+        point; 0: a half block)."""
+        if row.shape[1] < 3 or not row[:, 2].any():
+            return Strip(self._half_blocks(row[:, 0].tolist(), row[:, 1].tolist()), len(row))
+        segments: list[Segment] = []
+        start = 0
+        for x in np.flatnonzero(row[:, 2]).tolist():
+            if x > start:
+                segments += self._half_blocks(row[start:x, 0].tolist(), row[start:x, 1].tolist())
+            fg, bg, code = row[x].tolist()
+            segments.append(Segment(chr(code), self._style(fg, bg)))
+            start = x + 1
+        if start < len(row):
+            segments += self._half_blocks(row[start:, 0].tolist(), row[start:, 1].tolist())
+        return Strip(segments, len(row))
+
+    def _half_blocks(self, uppers: list[int], lowers: list[int]) -> list[Segment]:
         segments: list[Segment] = []
         fg = bg = -1  # the segment's colours; fg -1 while all its cells are one colour (drawn as ' ')
         text: list[str] = []
-        for upper, lower in zip(row[:, 0].tolist(), row[:, 1].tolist(), strict=True):
+        for upper, lower in zip(uppers, lowers, strict=True):
             if text:
                 char: str | None
                 if fg < 0:  # so far one colour (bg): a second colour may join as fg
@@ -98,4 +124,4 @@ class HalfBlockPainter:
                 text.append(UPPER)
         if text:
             segments.append(Segment("".join(text), self._style(fg, bg)))
-        return Strip(segments, len(row))
+        return segments

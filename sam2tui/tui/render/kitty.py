@@ -7,8 +7,12 @@ colour carries the image id and whose diacritics give the row (first cell of a r
 right inherit the row and count the columns up). Textual composes, crops and diffs these cells like any
 text, so overlays, dialogs and partial repaints just work; kitty draws the image in them.
 
-The id travels as a colour, and Textual sends 24-bit colour only with COLORTERM=truecolor: in 256-colour
-mode the id is a palette index whose RGB value Rich maps back to that same index.
+The id travels as a colour, and Textual sends 24-bit colour only with COLORTERM=truecolor: otherwise the id
+is a palette index, sent as one (`38;5;n`).
+
+Inside tmux (with allow-passthrough on) every command is wrapped for tmux to hand to the outer terminal, and
+the id is always a palette index: tmux redraws the placeholder cells itself and passes 256-colour indices as
+they are, while a 24-bit colour reaches the outer terminal only where tmux knows it has RGB.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 from rich.color import Color
-from rich.color_triplet import ColorTriplet
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
+from sam2tui.tui.render.sharp import MAX_UPDATE, CanvasCells, SharpEncoder, changed_rect
+from sam2tui.tui.termcaps import tmux_passthrough
 from sam2tui.tui.viewport import Viewport
 
 PLACEHOLDER = "\U0010eeee"
@@ -57,8 +61,7 @@ _DIACRITICS = (
 )
 MAX_CELLS = len(_DIACRITICS)  # rows (and columns) a placement can address
 
-# 256-colour ids: cube colours with enough saturation that Rich's downgrade maps their RGB back to them.
-_CUBE = (0, 95, 135, 175, 215, 255)
+# 256-colour ids: colour-cube entries that are not greys (which a terminal might treat alike).
 _PALETTE_IDS = tuple(
     16 + 36 * r + 6 * g + b for r in range(6) for g in range(6) for b in range(6) if len({r, g, b}) > 1
 )
@@ -72,10 +75,10 @@ def image_id(serial: int, truecolor: bool) -> int:
 
 
 def id_color(image_id: int, truecolor: bool) -> Color:
+    """The placeholder cells' foreground: the id as a 24-bit colour, or as a palette index."""
     if truecolor:
         return Color.from_rgb((image_id >> 16) & 255, (image_id >> 8) & 255, image_id & 255)
-    n = image_id - 16
-    return Color.from_triplet(ColorTriplet(_CUBE[n // 36], _CUBE[(n // 6) % 6], _CUBE[n % 6]))
+    return Color.from_ansi(image_id)
 
 
 def _command(keys: str, payload: str = "") -> str:
@@ -91,17 +94,32 @@ def encode_png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def transmit(image: np.ndarray, image_id: int, cols: int, rows: int) -> str:
-    """Commands that (re)place `image` (HxWx3 RGB) under `image_id`, stretched over `cols x rows` cells."""
+def _png_commands(image: np.ndarray, keys: str) -> list[str]:
+    """`image` as a PNG in base64 chunks, the first chunk's command with `keys`."""
     data = base64.standard_b64encode(encode_png(image)).decode("ascii")
     chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
-    out = []
-    for n, chunk in enumerate(chunks):
-        more = int(n < len(chunks) - 1)
-        keys = f"a=t,f=100,i={image_id},q=2,m={more}" if n == 0 else f"q=2,m={more}"
-        out.append(_command(keys, chunk))
+    return [
+        _command(
+            f"{keys},q=2,m={int(n < len(chunks) - 1)}" if n == 0 else f"q=2,m={int(n < len(chunks) - 1)}",
+            chunk,
+        )
+        for n, chunk in enumerate(chunks)
+    ]
+
+
+def transmit(image: np.ndarray, image_id: int, cols: int, rows: int, tmux: bool = False) -> str:
+    """Commands that (re)place `image` (HxWx3 RGB) under `image_id`, stretched over `cols x rows` cells
+    (`tmux`: each wrapped for tmux's passthrough)."""
+    out = _png_commands(image, f"a=t,f=100,i={image_id}")
     out.append(_command(f"a=p,U=1,i={image_id},c={cols},r={rows},q=2"))
-    return "".join(out)
+    return "".join(map(tmux_passthrough, out) if tmux else out)
+
+
+def edit(patch: np.ndarray, image_id: int, x: int, y: int, tmux: bool = False) -> str:
+    """Commands that overwrite the rectangle of image `image_id` at pixel (x, y) with `patch` (HxWx3 RGB):
+    an edit of its root frame (a=f, r=1) replacing the pixels (X=1); its placements show it at once."""
+    out = _png_commands(patch, f"a=f,f=100,i={image_id},r=1,x={x},y={y},X=1")
+    return "".join(map(tmux_passthrough, out) if tmux else out)
 
 
 @lru_cache(maxsize=8)
@@ -121,14 +139,18 @@ class KittyEncoder(SharpEncoder):
     """kitty graphics in Unicode placeholder cells; each encoder (one per canvas) has its own image id."""
 
     name = "kitty"
+    updates = True
     _serials = itertools.count(1)
 
-    def __init__(self, cell_size: tuple[int, int]) -> None:
-        super().__init__(cell_size)
+    def __init__(self, cell_size: tuple[int, int], tmux: bool = False) -> None:
+        super().__init__(cell_size, tmux)
         self._serial = next(KittyEncoder._serials)
 
+    def _truecolor_id(self, cells: CanvasCells) -> bool:
+        return cells.truecolor and not self.tmux
+
     def _image_id(self, cells: CanvasCells) -> int:
-        return image_id(self._serial, cells.truecolor)
+        return image_id(self._serial, self._truecolor_id(cells))
 
     def can_show(self, cells: CanvasCells) -> bool:
         # The id needs a colour Textual sends as it is; the placeholders' diacritics number MAX_CELLS rows.
@@ -142,13 +164,25 @@ class KittyEncoder(SharpEncoder):
 
     def encode(self, rgb: np.ndarray, cells: CanvasCells) -> str:
         """The commands that transmit the image and place it over the cells."""
-        return transmit(rgb, self._image_id(cells), cells.cols, cells.rows)
+        return transmit(rgb, self._image_id(cells), cells.cols, cells.rows, self.tmux)
+
+    def encode_update(self, before: np.ndarray, after: np.ndarray, cells: CanvasCells) -> str | None:
+        """Only the rectangle that changed (a click: a mark and a mask), as an edit of the image."""
+        if before.shape != after.shape:
+            return None
+        rect = changed_rect(before, after)
+        if rect is None:
+            return ""
+        x0, y0, x1, y1 = rect
+        if (x1 - x0) * (y1 - y0) > MAX_UPDATE * after.shape[0] * after.shape[1]:
+            return None
+        return edit(after[y0:y1, x0:x1], self._image_id(cells), x0, y0, self.tmux)
 
     def rows_changed(self, cells: CanvasCells) -> range:
         return range(cells.rows)  # every row becomes placeholders
 
     def text_row(self, y: int, half_blocks: Strip, cells: CanvasCells) -> Strip:
-        return placeholder_rows(cells.cols, cells.rows, self._image_id(cells), cells.truecolor)[y]
+        return placeholder_rows(cells.cols, cells.rows, self._image_id(cells), self._truecolor_id(cells))[y]
 
     def placed(self, image: str, origin: tuple[int, int]) -> str:
         return image  # the placeholders say where

@@ -14,10 +14,15 @@ arrows, hjkl and escape reach the screen (frame navigation, cancel).
 Sharp view (Sixel / kitty graphics, `make_canvas` gives the canvas an encoder, render/sharp.py): every
 `show()` paints half blocks at once; after `IDLE_DELAY` without a change, a thread worker composes the same
 picture at the encoder's pixel size and encodes it, and the canvas swaps it in if the picture is still
-current. One encode runs at a time; a request made meanwhile waits for it and only the newest survives. Both
-views show the same letterboxed picture, so `Viewport.to_frame` holds for both. The canvas has no children:
-textual-image's SixelImage replaced its child widget per image and clicks arriving meanwhile were lost
-(docs/architecture.md, "Terminal facts").
+current. One encode runs at a time; a request made meanwhile waits for it and only the newest survives.
+A change of the overlay alone on a still frame (a click, a drag, the keyboard pointer) keeps the sharp image
+on screen and sends at once only the part that changed (`SharpEncoder.encode_update`), not the half blocks
+and then a whole new image. Both views show the same letterboxed picture, so `Viewport.to_frame` holds for
+both. The canvas has no children: textual-image's SixelImage replaced its child widget per image and clicks
+arriving meanwhile were lost (docs/architecture.md, "Terminal facts").
+
+Text mode with `edges` ("octant", "sextant"): the picture is composed at 2x4 or 2x3 samples per cell and the
+cells on a mask's contour are drawn as those block characters (render/blocks.py).
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from sam2tui.tui.compose import Overlay, compose
+from sam2tui.tui.compose import Overlay, compose, compose_labelled
+from sam2tui.tui.render.blocks import EDGE_MODES, edge_picture
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.render.kitty import KittyEncoder
 from sam2tui.tui.render.sharp import CanvasCells, SharpEncoder
@@ -59,6 +65,7 @@ MIN_DRAG = 3.0  # canvas pixels a left drag must span (either axis) to be a box 
 POINTER_JUMP = 8  # canvas pixels per shifted pointer key (H/J/K/L)
 CACHED_PICTURES = 32
 IDLE_DELAY = 0.15  # seconds without a change before the sharp image is made
+UPDATE_DELAY = 0.01  # before an update of the sharp image (a timer needs a delay above 0)
 CACHED_IMAGES = 4
 SHARP_ENCODERS: dict[str, type[SharpEncoder]] = {kind.name: kind for kind in (SixelEncoder, KittyEncoder)}
 LEFT, RIGHT = 1, 3
@@ -70,7 +77,7 @@ log = logging.getLogger(__name__)
 class _Picture:
     """One composed canvas: quantised cells and the Strips built from them so far."""
 
-    cells: np.ndarray  # (rows, cols, 2) packed colours of the upper and lower pixel of each cell
+    cells: np.ndarray  # (rows, cols, 2) packed colours of the upper and lower pixel of each cell (3: glyphs)
     strips: list[Strip | None]
 
 
@@ -85,14 +92,17 @@ class _Request:
     view: Viewport
     size: tuple[int, int]  # pixels of the encoded image
     cells: CanvasCells
+    before: _Sharp | None = None  # the image on screen, when an update of it can replace a whole image
 
 
 @dataclasses.dataclass(frozen=True)
 class _Sharp:
-    """The sharp image on screen: what it shows (`_sharp_key`) and its encoded sequences."""
+    """The sharp image on screen: what it shows (`_sharp_key`), the sequences that last changed it (the
+    whole image, or an update of part of it) and the composed picture (what a next update starts from)."""
 
     key: tuple[object, ...]
     data: str
+    rgb: np.ndarray
 
 
 def canvas_point(x: float, y: float, precise: bool) -> tuple[float, float]:
@@ -256,6 +266,7 @@ class FrameCanvas(Widget, can_focus=True):
         self,
         *,
         encoder: SharpEncoder | None = None,
+        edges: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -277,19 +288,25 @@ class FrameCanvas(Widget, can_focus=True):
         self._crosshair: tuple[float, float] | None = None  # the keyboard pointer (video pixels); None: off
         self._anchor: tuple[float, float] | None = None  # a box corner placed with the keyboard pointer
         self._encoder = encoder  # None: half blocks only
+        if edges is not None and edges not in EDGE_MODES:
+            raise ValueError(f"unknown edge glyphs {edges!r}; expected one of {', '.join(EDGE_MODES)}")
+        self._edges = edges  # "octant" / "sextant": mask edges in finer block characters
         self._sharp: _Sharp | None = None  # the sharp image the rows show
         self._still_timer: Timer | None = None
         self._changed_at = 0.0  # monotonic time of the last picture change
         self._encoding = False  # a worker is encoding (one at a time)
         self._waiting: _Request | None = None  # the newest request made meanwhile
-        self._images: LRUCache[tuple[object, ...], str] = LRUCache(CACHED_IMAGES)
+        self._images: LRUCache[tuple[object, ...], tuple[str, np.ndarray]] = LRUCache(CACHED_IMAGES)
 
     # -- public API -------------------------------------------------------------------------------------------
 
     @property
     def renderer(self) -> str:
-        """How still frames reach the terminal: "halfblock", or the encoder's name ("sixel", "kitty")."""
-        return "halfblock" if self._encoder is None else self._encoder.name
+        """How frames reach the terminal: "halfblock", "octant" or "sextant" (text), or the sharp encoder's name
+        ("sixel", "kitty")."""
+        if self._encoder is not None:
+            return self._encoder.name
+        return self._edges or "halfblock"
 
     @property
     def encoder(self) -> SharpEncoder | None:
@@ -351,10 +368,21 @@ class FrameCanvas(Widget, can_focus=True):
             return
         if key == before and (self._sharp is not None or self._still_timer is not None or self._encoding):
             return  # the same picture shown again (e.g. after an engine event): keep what is on its way
-        if self._sharp is not None and self._sharp.key != key:
+        if self._sharp is not None and self._sharp.key != key and not self._updatable(key):
             self._drop_sharp()
         self._changed_at = time.monotonic()
-        self._restart_still_timer()
+        # An update is small and the image on screen waits for it: no need to wait for stillness.
+        self._restart_still_timer(UPDATE_DELAY if self._updatable(key) else IDLE_DELAY)
+
+    def _updatable(self, key: tuple[object, ...]) -> bool:
+        """Whether the image on screen can be updated to show `key` (an overlay change: same encoder, frame,
+        view and cells) instead of being replaced; it stays on screen meanwhile (render/sharp.py)."""
+        sharp, encoder = self._sharp, self._encoder
+        if sharp is None or encoder is None or not encoder.updates:
+            return False
+        (old_encoder, old_picture, old_cells), (new_encoder, new_picture, new_cells) = sharp.key, key
+        assert isinstance(old_picture, tuple) and isinstance(new_picture, tuple)
+        return (old_encoder, old_picture[:2], old_cells) == (new_encoder, new_picture[:2], new_cells)
 
     def _compose_picture(self) -> None:
         """Compose the current state (or take it from the cache) and mark the cells that changed."""
@@ -372,7 +400,13 @@ class FrameCanvas(Widget, can_focus=True):
         key = (self._frame_index, self._view, overlay.version_key())
         picture = self._pictures.get(key)
         if picture is None:
-            cells = quantise(compose(self._image, overlay, self._view, *size))
+            if self._edges is None:
+                cells = quantise(compose(self._image, overlay, self._view, *size))
+            else:
+                (cw, ch), _ = EDGE_MODES[self._edges]
+                cols, rows = size[0], size[1] // 2
+                fine = compose_labelled(self._image, overlay, self._view, cols * cw, rows * ch)
+                cells = edge_picture(*fine, self._edges)
             picture = _Picture(cells, [None] * cells.shape[0])
             self._pictures.set(key, picture)
         self._picture, self._picture_key = picture, key
@@ -383,6 +417,8 @@ class FrameCanvas(Widget, can_focus=True):
         if shown is None or shown.shape != cells.shape:
             self.refresh()
             return
+        if self._sharp is not None and self._encoder is not None and self._encoder.updates:
+            return  # the rows show the image, which an update will change (the half blocks are not seen)
         changed = (shown != cells).any(axis=2)
         rows = np.flatnonzero(changed.any(axis=1))
         if rows.size == 0:
@@ -466,18 +502,19 @@ class FrameCanvas(Widget, can_focus=True):
     def _request_sharp(self) -> None:
         self._still_timer = None
         still_for = time.monotonic() - self._changed_at
-        if still_for < IDLE_DELAY:  # a busy event loop ran the timer late, after newer frames
+        key = self._sharp_key()
+        if still_for < IDLE_DELAY and key is not None and not self._updatable(key):
+            # A busy event loop ran the timer late, after newer frames.
             self._restart_still_timer(IDLE_DELAY - still_for)
             return
         if not self._can_show_sharp():
             return
-        key = self._sharp_key()
         assert key is not None and self._encoder is not None
         if self._sharp is not None and self._sharp.key == key:
             return
         cached = self._images.get(key)
-        if cached is not None:
-            self._show_sharp(_Sharp(key, cached))
+        if cached is not None and not self._updatable(key):
+            self._show_sharp(_Sharp(key, *cached))
             return
         assert self._image is not None and self._view is not None
         cells = self._cells()
@@ -496,6 +533,9 @@ class FrameCanvas(Widget, can_focus=True):
         self._start(request)
 
     def _start(self, request: _Request) -> None:
+        # An update starts from the image on screen now (a request may have waited for another encode).
+        before = self._sharp if self._updatable(request.key) else None
+        request = dataclasses.replace(request, before=before)
         self._encoding = True
         self.run_worker(
             functools.partial(self._encode, request),
@@ -507,31 +547,41 @@ class FrameCanvas(Widget, can_focus=True):
 
     def _encode(self, request: _Request) -> None:
         """Runs in a worker thread: compose at pixel size and encode; hands the result to the UI thread."""
-        data: str | None
+        sharp: _Sharp | None = None
+        update: str | None = None
         try:
             rgb = compose(request.image, request.overlay, request.view, *request.size)
-            data = request.encoder.encode(rgb, request.cells)
+            before = request.before
+            if before is not None:
+                update = request.encoder.encode_update(before.rgb, rgb, request.cells)
+            data = update if update is not None else request.encoder.encode(rgb, request.cells)
+            sharp = _Sharp(request.key, data, rgb)
         except Exception:  # a failed encode leaves the half-block picture; never the app
             log.exception("encoding the %s image failed", request.encoder.name)
-            data = None
         with contextlib.suppress(RuntimeError):  # the app is closing
-            self.app.call_from_thread(self._encoded, request.key, data)
+            self.app.call_from_thread(self._encoded, request, sharp, update is not None)
 
-    def _encoded(self, key: tuple[object, ...], data: str | None) -> None:
+    def _encoded(self, request: _Request, sharp: _Sharp | None, update: bool) -> None:
         self._encoding = False
-        if data is not None:
-            self._images.set(key, data)
+        key = request.key
+        if update and self._sharp is not request.before:
+            sharp = None  # the image it updates is no longer the one on screen: encode afresh
+            self._restart_still_timer(UPDATE_DELAY)
+        if sharp is not None:
+            if not update:  # an update only applies to the image it started from
+                self._images.set(key, (sharp.data, sharp.rgb))
             if key == self._sharp_key() and self._can_show_sharp():
-                self._show_sharp(_Sharp(key, data))
+                self._show_sharp(sharp, update)
         waiting, self._waiting = self._waiting, None
         if waiting is not None and waiting.key == self._sharp_key() and waiting.key != key:
             self._start(waiting)
 
-    def _show_sharp(self, sharp: _Sharp) -> None:
+    def _show_sharp(self, sharp: _Sharp, update: bool = False) -> None:
         assert self._encoder is not None
         self._sharp = sharp
         cells = self._cells()
-        rows = self._encoder.rows_changed(cells)
+        # An update leaves the rows as they are: only the last one, which carries it, is sent.
+        rows = range(cells.rows - 1, cells.rows) if update else self._encoder.rows_changed(cells)
         self.refresh(Region(0, rows.start, cells.cols, len(rows)))
 
     # -- view -------------------------------------------------------------------------------------------------
@@ -759,13 +809,17 @@ def make_canvas(
     id: str | None = None,
     classes: str | None = None,
 ) -> FrameCanvas:
-    """The canvas for a renderer chosen by `TermCaps.choose_renderer` ("halfblock", "sixel" or "kitty").
+    """The canvas for a renderer chosen by `TermCaps.choose_renderer` (one of termcaps.RENDERERS).
 
-    Sharp renderers need the terminal's cell size in pixels (from `caps`; 10x20 when unknown).
+    Sharp renderers need the terminal's cell size in pixels (from `caps`; 10x20 when unknown) and whether
+    they run inside tmux.
     """
     if render == "halfblock":
         return FrameCanvas(name=name, id=id, classes=classes)
+    if render in EDGE_MODES:
+        return FrameCanvas(edges=render, name=name, id=id, classes=classes)
     if render in SHARP_ENCODERS:
         cell_size = caps.cell_size if caps is not None and caps.cell_size is not None else (10, 20)
-        return FrameCanvas(encoder=SHARP_ENCODERS[render](cell_size), name=name, id=id, classes=classes)
+        encoder = SHARP_ENCODERS[render](cell_size, caps is not None and caps.tmux)
+        return FrameCanvas(encoder=encoder, name=name, id=id, classes=classes)
     raise ValueError(f"unknown renderer {render!r}; expected one of {', '.join(RENDERERS)}")
