@@ -129,10 +129,10 @@ def mask_marker() -> re.Pattern[bytes]:
 
 
 def point_marker() -> re.Pattern[bytes]:
-    """A positive point's mark."""
-    from sam2tui.tui.compose import POSITIVE_MARK
+    """A point's mark: drawn in its object's colour (object 1's, the one clicked)."""
+    from sam2tui.values import default_color
 
-    return colour_marker(POSITIVE_MARK)
+    return colour_marker(default_color(1))
 
 
 def is_frame(update: bytes) -> bool:

@@ -283,7 +283,11 @@ class AnnotateScreen(Screen[None]):
         points = []
         for prompt in ctl.prompts_on(frame):
             if prompt.kind is PromptKind.POINT and prompt.point is not None:
-                points.append(PointLayer(prompt.point[0], prompt.point[1], prompt.label == POSITIVE))
+                x, y = prompt.point
+                mark = PointLayer(
+                    x, y, prompt.label == POSITIVE, colours.get(prompt.obj_id), prompt.obj_id == view.selected
+                )
+                points.append(mark)
             elif prompt.kind is PromptKind.BOX and prompt.box is not None and prompt.obj_id in colours:
                 boxes.append(BoxLayer(prompt.box, colours[prompt.obj_id], dashed=True))
         return Overlay(
