@@ -246,7 +246,7 @@ def test_bad_prelabels_exit_2_with_one_line_and_leave_the_session(
         (["--prompts-from", "csv:x.txt"], "expected FORMAT:PATH with FORMAT one of mot, coco, yolo"),
         (["--prompts-from", "yolo:absent"], "absent: expected a YOLO labels folder"),
         (["--prompts", "p.json", "--prompts-from", "mot:gt.txt"], "not allowed with argument"),
-        ([], "one of the arguments --prompts --prompts-from is required"),
+        ([], "give --prompts FILE or --prompts-from FORMAT:PATH"),
         (["--prompts", "p.json", "--keyframes", "every:2"], "p.json: --keyframes and --min-score go with"),
     ],
 )
