@@ -204,6 +204,7 @@ def test_correction_offers_the_affected_span_and_r_runs_it(rig: EngineRig) -> No
         ("propagate", 5, Direction.BACKWARD, 5),
     ]
     assert ctl.pending == [] and not ctl.busy
+    assert ctl.notice == f"propagated {CLIP_FRAMES - 5 + 5} frames"  # both passes counted
     assert not ctl.repropagate() and "no correction" in ctl.notice
 
 

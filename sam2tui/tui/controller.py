@@ -557,10 +557,11 @@ class AnnotationController:
         if not status.running:
             return
         status.runs_left -= 1
+        status.frames_done += event.frames_done
         if event.cancelled:
-            self._end_propagation(f"propagation cancelled; {event.frames_done} frames kept")
+            self._end_propagation(f"propagation cancelled; {status.frames_done} frames kept")
         elif status.runs_left <= 0:
-            self._end_propagation(f"propagated {event.frames_done} frames")
+            self._end_propagation(f"propagated {status.frames_done} frames")
 
     def _end_propagation(self, notice: str) -> None:
         self.propagation.running = False
