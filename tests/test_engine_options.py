@@ -27,7 +27,9 @@ def test_cpu_note_scales_the_measured_figure_with_the_image_area() -> None:
 
 
 def test_cpu_note_advises_only_what_is_faster() -> None:
-    assert options.cpu_note(ModelSpec(name="sam2.1-tiny", image_size=1024)).endswith("--image-size 512 is faster")
+    assert options.cpu_note(ModelSpec(name="sam2.1-tiny", image_size=1024)).endswith(
+        "--image-size 512 is faster"
+    )
     small = options.cpu_note(ModelSpec(name="sam2.1-tiny", image_size=256))
     assert "faster" not in small and "512" not in small
     assert options.cpu_note(ModelSpec(name="sam2.1-large", image_size=256)).endswith(
