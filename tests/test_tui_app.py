@@ -15,6 +15,7 @@ from sam2tui.engine.worker import EngineWorker
 from sam2tui.errors import EngineError
 from sam2tui.session.review import FrameState
 from sam2tui.session.store import SessionStore
+from sam2tui.tui.screens.absent import AbsentRangeScreen
 from sam2tui.tui.screens.annotate import AnnotateScreen
 from sam2tui.tui.screens.export import ExportScreen
 from sam2tui.tui.screens.help import HelpScreen
@@ -606,5 +607,94 @@ async def test_unknown_keymap_ids_are_reported(tmp_path: Path) -> None:
             await ready(pilot, rig)
             messages = [n.message for n in rig.app._notifications]
             assert any("annotate.fly" in m for m in messages)
+    finally:
+        rig.close()
+
+
+async def test_rename_set_class_and_double_click_in_the_objects_list(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        rig.store.add_classes(["person", "dog"])
+        await pilot.click(canvas, offset=(30, 12))
+        ctl = rig.app.controller
+        assert "R renames it" in screen_text(rig.app)  # the first click's hint
+        await pilot.press("R")
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
+        name = rig.app.screen.query_one("#object-name", Input)
+        assert name.has_focus and name.value == "object 1"
+        name.value = "rex"
+        rig.app.screen.query_one("#object-class", Input).value = "do"
+        await pilot.press("enter")  # "do" is no class: asked first, and escape cancels it all
+        assert isinstance(rig.app.screen, ObjectScreen)
+        await pilot.press("escape")
+        assert isinstance(rig.app.screen, AnnotateScreen) and ctl.object(1).name == "object 1"
+        await pilot.press("C")
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
+        field = rig.app.screen.query_one("#object-class", Input)
+        assert field.has_focus
+        field.value = ""
+        await pilot.press(*"DO", "right")  # the class field completes from the class list
+        assert field.value == "dog"
+        await pilot.press("enter")  # a known class, whatever its case: saved at once
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        assert (ctl.object(1).name, ctl.object(1).class_name) == ("object 1", "dog")
+        panel = rig.app.annotate.query_one(ObjectsPanel)
+        await pilot.click(panel, offset=(4, 1), times=2)
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
+        await pilot.press(*"rex the great", "enter")  # typing replaces the old name, selected
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        assert ctl.object(1).name == "rex the great"
+        assert "rex the great" in screen_text(rig.app)
+        await pilot.press("u")
+        assert ctl.object(1).name == "object 1" and ctl.object(1).class_name == "dog"
+
+
+async def test_absent_keys_mark_this_frame_or_a_range(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        ctl = rig.app.controller
+        await pilot.press("right", "a")
+        await idle(pilot, rig)
+        assert ctl.lane(1).labels[1] is LabelState.ABSENT
+        await pilot.press("right", "A")
+        await settle(pilot, lambda: isinstance(rig.app.screen, AbsentRangeScreen))
+        field = rig.app.screen.query_one(Input)
+        assert field.value == str(CLIP_FRAMES - 2)  # no later prompt: up to the end
+        field.value = "3"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        await idle(pilot, rig)
+        absent = [f for f in range(CLIP_FRAMES) if ctl.lane(1).labels[f] is LabelState.ABSENT]
+        assert absent == [1, 2, 3, 4] and "absent on frames 2-4" in screen_text(rig.app)
+        await pilot.press("u")
+        await idle(pilot, rig)
+        assert rig.store.prompted_frames(1) == [0, 1]
+
+
+async def test_flag_keys_step_through_a_run_and_jump_runs(tmp_path: Path) -> None:
+    rig = app_rig(tmp_path, ScriptedTracker(doubtful=[5, 6, 7, 15]))
+    try:
+        async with rig.app.run_test(size=SIZE) as pilot:
+            canvas = await ready(pilot, rig)
+            await pilot.click(canvas, offset=(30, 12))
+            await idle(pilot, rig)
+            await pilot.press("p")
+            await idle(pilot, rig)
+            view = rig.app.controller.view
+            seen = []
+            for _ in range(4):
+                await pilot.press("]")
+                seen.append(view.frame)
+            assert seen == [5, 6, 7, 15]
+            await pilot.press("]")
+            assert "no later flagged frame" in screen_text(rig.app)
+            await pilot.press("[")
+            assert view.frame == 7 and "no later" not in screen_text(rig.app)  # the notice cleared
+            await pilot.press("(")
+            assert view.frame == 5
+            await pilot.press(")")
+            assert view.frame == 15
     finally:
         rig.close()
