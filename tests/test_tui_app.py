@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pycocotools.coco import COCO
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input
 
 from sam2tui.engine.worker import EngineWorker
@@ -698,3 +699,42 @@ async def test_flag_keys_step_through_a_run_and_jump_runs(tmp_path: Path) -> Non
             assert view.frame == 15
     finally:
         rig.close()
+
+
+async def test_help_has_a_legend_of_the_lane_marks_and_home_end_go_to_its_ends(rig: AppRig) -> None:
+    async with rig.app.run_test(size=(110, 40)) as pilot:
+        await ready(pilot, rig)
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(rig.app.screen, HelpScreen))
+        table = rig.app.screen.query_one(DataTable)
+        legend = {
+            str(table.get_row_at(i)[0])
+            for i in range(table.row_count)
+            if table.get_row_at(i)[2] == "lane mark"
+        }
+        assert legend == {"◆", "◇", "█", "?", "✕", "▒", "·", "▼"}
+        await pilot.press("end")
+        await pilot.pause(0.2)
+        assert isinstance(rig.app.screen, HelpScreen)
+        assert table.cursor_row == table.row_count - 1 and table.scroll_x == 0
+        assert table.max_scroll_y > 0 and table.scroll_y == table.max_scroll_y  # the last rows shown
+        await pilot.press("home")
+        await pilot.pause(0.2)
+        assert table.cursor_row == 0 and table.scroll_y == 0
+
+
+async def test_the_palette_offers_only_sam2tuis_actions(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rig)
+        await pilot.press("ctrl+p")
+        await settle(pilot, lambda: isinstance(rig.app.screen, CommandPalette))
+        found = rig.app.screen.query_one(CommandList)
+
+        async def hits(query: str) -> list[str]:
+            rig.app.screen.query_one(Input).value = query
+            await pilot.pause(0.5)
+            return [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+
+        assert any("Rename the selected object" in hit for hit in await hits("rename"))
+        for generic in ("screenshot", "maximize", "theme"):
+            assert not any(generic in hit.lower() for hit in await hits(generic))

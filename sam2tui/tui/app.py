@@ -24,6 +24,7 @@ import yaml
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingsMap, BindingType
+from textual.command import Provider
 
 from sam2tui.engine.options import (
     add_model_arguments,
@@ -58,7 +59,8 @@ class Sam2TuiApp(App[int]):
 
     CSS_PATH = "sam2tui.tcss"
     TITLE = "sam2tui"
-    COMMANDS = App.COMMANDS | {ActionCommands}
+    # Only sam2tui's actions: Textual's system commands (theme, screenshot, maximize, keys) mean nothing here.
+    COMMANDS: ClassVar[set[type[Provider]]] = {ActionCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
