@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from sam2tui.engine.tracker import Idle, Propagate, PropagationDone, Replay
+from sam2tui.session.history import History
 from sam2tui.session.review import FrameState
-from sam2tui.tui.controller import AnnotationController
-from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind
+from sam2tui.tui.controller import PLACE_KEY, AnnotationController, Zoom
+from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind, ReviewThresholds
 from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
 
@@ -530,3 +531,21 @@ def test_flag_keys_step_frame_by_frame_inside_a_run_and_jump_between_runs(tmp_pa
         assert ctl.next_flagged(forward=True, all_objects=False).start == 15
     finally:
         made.close()
+
+
+def test_quit_stores_the_place_and_a_new_controller_starts_there(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.new_object()
+    ctl.select(1)
+    ctl.seek(9)
+    ctl.note_zoom(Zoom(2.5, (40.0, 30.0)))
+    ctl.quit()
+    again = AnnotationController(
+        rig.store, History(rig.store), CLIP_FRAMES, rig.worker, thresholds=ReviewThresholds()
+    )
+    assert (again.view.frame, again.view.selected, again.zoom) == (9, 1, Zoom(2.5, (40.0, 30.0)))
+    rig.store.set_setting(PLACE_KEY, {"frame": "nine"})  # damaged: no reason to refuse the session
+    fresh = AnnotationController(
+        rig.store, History(rig.store), CLIP_FRAMES, rig.worker, thresholds=ReviewThresholds()
+    )
+    assert (fresh.view.frame, fresh.view.selected, fresh.zoom) == (0, 1, Zoom())

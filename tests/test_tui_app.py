@@ -738,3 +738,30 @@ async def test_the_palette_offers_only_sam2tuis_actions(rig: AppRig) -> None:
         assert any("Rename the selected object" in hit for hit in await hits("rename"))
         for generic in ("screenshot", "maximize", "theme"):
             assert not any(generic in hit.lower() for hit in await hits(generic))
+
+
+async def test_a_reopened_session_starts_where_the_user_left_off(tmp_path: Path) -> None:
+    first = app_rig(tmp_path)
+    async with first.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, first)
+        await pilot.click(canvas, offset=(30, 12))
+        first.app.controller.new_object("second", "object")
+        await pilot.press("1", *["right"] * 7, "plus", "plus")
+        await settle(pilot, lambda: canvas.frame_index == 7)
+        zoom = canvas.viewport.zoom
+        center = canvas.viewport.center
+        assert zoom > 1
+        await pilot.press("q")
+        await settle(pilot, lambda: not first.app.is_running)
+    first.close()
+    again = app_rig(tmp_path)
+    try:
+        async with again.app.run_test(size=SIZE) as pilot:
+            canvas = again.app.annotate.canvas
+            await settle(pilot, lambda: canvas.frame_index == 7 and canvas.viewport is not None)
+            await pilot.pause(0.1)
+            ctl = again.app.controller
+            assert (ctl.view.frame, ctl.view.selected) == (7, 1)
+            assert (canvas.viewport.zoom, canvas.viewport.center) == (zoom, center)
+    finally:
+        again.close()

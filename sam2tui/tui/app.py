@@ -163,6 +163,7 @@ class Sam2TuiApp(App[int]):
             self.notify("an export is running: quit when it is done", severity="warning")
             return
         self._quitting = True
+        self.annotate.note_zoom()
         self.farewell = self.controller.quit()
         self.annotate.sync()
         # While the model is still loading (or downloading) there is nothing to commit: do not wait for it.

@@ -68,6 +68,15 @@ from sam2tui.values import (
 )
 
 Layer = Literal["masks", "boxes", "points"]  # what the canvas draws over the frame, each shown or hidden
+PLACE_KEY = "view.place"  # the session setting with where the user left off: frame, object, zoom
+
+
+@dataclass(frozen=True)
+class Zoom:
+    """The canvas's zoom and the frame point at its centre (None: the frame's centre)."""
+
+    factor: float = 1.0
+    center: tuple[float, float] | None = None
 
 
 class Engine(Protocol):
@@ -137,6 +146,8 @@ class AnnotationController:
         self._reload_objects()
         self.view.selected = self._objects[0].obj_id if self._objects else None
         self._last_class = self._objects[-1].class_name if self._objects else ""
+        self.zoom = Zoom()  # what the canvas showed last (the screen tells); stored on quit
+        self._resume()
 
     # ---- queries ----
 
@@ -361,6 +372,10 @@ class AnnotationController:
         """Why frames are drawn the way they are, when it is not what was asked for ("": nothing to say)."""
         self.notice = note
 
+    def note_zoom(self, zoom: Zoom) -> None:
+        """What the canvas shows now (the canvas owns its zoom; the session keeps it for next time)."""
+        self.zoom = zoom
+
     def note_export(self, files: int, folder: Path) -> None:
         self.notice = f"exported {files} files to {folder}"
 
@@ -555,10 +570,43 @@ class AnnotationController:
             self._end_propagation("propagation cancelled before it began")
         return True
 
+    def _resume(self) -> None:
+        """Back where the user left off: the frame, the selected object and the zoom stored on quit."""
+        place = self.store.setting(PLACE_KEY)
+        if not isinstance(place, dict):
+            return
+        try:
+            frame, selected, factor = int(place["frame"]), place["selected"], float(place["zoom"])
+            center = (
+                None if place["center"] is None else (float(place["center"][0]), float(place["center"][1]))
+            )
+        except (KeyError, TypeError, ValueError, IndexError):
+            return  # a damaged place is no reason to refuse the session: start at the beginning
+        self.view.frame = max(0, min(self.frame_count - 1, frame))
+        if self.object(selected) is not None:
+            self.view.selected = selected
+        self.zoom = Zoom(factor, center)
+
+    @saves
+    def _save_place(self) -> None:
+        self.store.set_setting(
+            PLACE_KEY,
+            {
+                "frame": self.view.frame,
+                "selected": self.view.selected,
+                "zoom": self.zoom.factor,
+                "center": None if self.zoom.center is None else list(self.zoom.center),
+            },
+        )
+
     def quit(self) -> str:
-        """The app is leaving: stop propagating (what is tracked is kept) and say so. Returns the line to
-        leave the user with: how much is stale (all of it is in the session, for `r` next time), or ""."""
+        """The app is leaving: stop propagating (what is tracked is kept), remember where the user is, and
+        say so. Returns the line to leave the user with: how much is stale (all of it is in the session, for
+        `r` next time), or ""."""
         self.cancel()
+        if self.propagation.running and self.view.follow_propagation:  # the user was where it started
+            self.view.frame = self.propagation.origin
+        self._save_place()
         self.notice = "saving and quitting ..."
         stale = self.stale_count()
         if not stale:

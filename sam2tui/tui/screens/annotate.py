@@ -23,7 +23,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from sam2tui.errors import VideoError
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.compose import FILL_ALPHA, BoxLayer, MaskLayer, Overlay, PointLayer
-from sam2tui.tui.controller import AnnotationController, Change, Layer
+from sam2tui.tui.controller import AnnotationController, Change, Layer, Zoom
 from sam2tui.tui.messages import EngineEvent, FrameReady, ObjectPicked, SeekRequested
 from sam2tui.tui.screens.absent import AbsentRangeScreen
 from sam2tui.tui.screens.confirm import ConfirmScreen
@@ -209,6 +209,7 @@ class AnnotateScreen(Screen[None]):
         self._busy_shown = False
         self._play_timer: Timer | None = None
         self._play_origin = (0.0, 0)  # (monotonic time, frame) when playing started
+        self._zoom_restored = False  # the resumed session's zoom is applied once the canvas has a view
 
     # ---- layout ----
 
@@ -338,6 +339,17 @@ class AnnotateScreen(Screen[None]):
         if key != self._shown:
             self._shown = key
             self.canvas.show(index, image, overlay)
+        if not self._zoom_restored and self.canvas.viewport is not None:
+            self._zoom_restored = True
+            zoom = self.controller.zoom
+            if zoom != Zoom():
+                self.canvas.set_view(zoom.factor, zoom.center)
+
+    def note_zoom(self) -> None:
+        """Tell the controller what the canvas shows (before quitting: the session keeps it)."""
+        view = self.canvas.viewport
+        if view is not None:
+            self.controller.note_zoom(Zoom(view.zoom, view.center))
 
     @work(thread=True, group="frame", exit_on_error=False)
     def _load_frame(self, index: int) -> None:
