@@ -22,6 +22,7 @@ MOUSE = (  # each with the keys that do the same (docs/architecture.md, "Termina
     ("wheel", "zoom about the pointer; keys: + and - (about the crosshair while v is on)"),
     ("click on timeline", "go to that frame (and pick the lane's object); keys: arrows, g, ] and }"),
     ("click on object", "select it; keys: 1-9"),
+    ("double click on object", "rename it or change its class; keys: R, C"),
 )
 
 LANE_MARKS = (  # every mark a timeline lane draws (widgets/timeline.py), and the ruler's cursor
