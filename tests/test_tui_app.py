@@ -479,7 +479,9 @@ async def test_q_with_stale_frames_says_how_many_and_they_wait_for_r_next_time(t
     again = app_rig(tmp_path)
     try:
         async with again.app.run_test(size=SIZE) as pilot:
-            await ready(pilot, again)
+            canvas = again.app.annotate.canvas
+            # back on frame 5, where the user left off
+            await settle(pilot, lambda: canvas.frame_index == 5 and again.app.controller.model.ready)
             await idle(pilot, again)
             assert again.app.controller.stale_count() == 18
             await pilot.press("r")
