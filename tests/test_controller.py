@@ -503,6 +503,12 @@ def test_absent_on_a_frame_and_over_a_range_is_one_undo_step(rig: EngineRig, tmp
     assert "absent on frames 4-9" in ctl.notice
     assert ctl.repropagate()  # what was tracked after the absent frames is stale until re-tracked
     rig.drain()
+    flagged = set()
+    ctl.seek(0)
+    while ctl.next_flagged_frame(forward=True) is not None:
+        flagged.add(ctl.view.frame)
+    assert LOST in flagged and not flagged & set(range(4, 11))  # the user's absent frames are no flags
+    assert ctl.flag_at(10) is None
     coco = coco_document(rig, tmp_path / "coco.json")
     annotated = {a["image_id"] - 1 for a in coco["annotations"]}
     images = {i["id"] - 1 for i in coco["images"]}
