@@ -82,9 +82,9 @@ class History:
 
     def add_prompts(self, prompts: Sequence[Prompt]) -> Edit:
         """Add prompts of one object (on one frame or several) as one edit: one undo takes them all back."""
+        if not prompts or any(p.obj_id != prompts[0].obj_id for p in prompts):
+            raise ValueError("one edit adds one or more prompts of one object")
         first = prompts[0]
-        if any(p.obj_id != first.obj_id for p in prompts):
-            raise ValueError("one edit adds prompts of one object")
         return self._record(Edit(EditKind.ADD_PROMPT, first.frame, first.obj_id, tuple(prompts)))
 
     def clear_prompts(self, frame: int, obj_id: int) -> Edit:
