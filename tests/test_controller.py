@@ -517,6 +517,8 @@ def test_absent_on_a_frame_and_over_a_range_is_one_undo_step(rig: EngineRig, tmp
     rig.drain()
     assert [f for f in range(CLIP_FRAMES) if ctl.lane(1).labels[f] is LabelState.ABSENT] == [10]
     assert rig.store.prompted_frames(1) == [0, 10]
+    ctl.seek(10)
+    assert not ctl.mark_absent() and "already absent" in ctl.notice
     ctl.seek(CLIP_FRAMES - 2)
     assert ctl.mark_absent(50)  # clamped to the video
     assert rig.store.prompted_frames(1)[-2:] == [CLIP_FRAMES - 2, CLIP_FRAMES - 1]

@@ -767,3 +767,14 @@ async def test_a_reopened_session_starts_where_the_user_left_off(tmp_path: Path)
             assert (canvas.viewport.zoom, canvas.viewport.center) == (zoom, center)
     finally:
         again.close()
+
+
+async def test_the_rename_hint_names_the_key_settings_bind(tmp_path: Path) -> None:
+    rig = app_rig(tmp_path, settings=Settings(keys={"annotate.rename_object": "N,f2"}))
+    try:
+        async with rig.app.run_test(size=SIZE) as pilot:
+            canvas = await ready(pilot, rig)
+            await pilot.click(canvas, offset=(30, 12))
+            assert rig.app.controller.notice.endswith("- N renames it")
+    finally:
+        rig.close()

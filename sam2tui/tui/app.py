@@ -96,6 +96,7 @@ class Sam2TuiApp(App[int]):
             propagation_window=self.settings.propagation_window,
             palette=self.settings.palette,
             cpu_note=cpu_note,
+            rename_key=self.settings.keys.get("annotate.rename_object", "R").split(",")[0],
             alert=lambda message: self.notify(message, severity="error", timeout=10),
         )
         self.controller.note_render_mode(render_note)

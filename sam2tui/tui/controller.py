@@ -62,6 +62,7 @@ from sam2tui.values import (
     Direction,
     FramePrompt,
     FrameResult,
+    LabelState,
     Prompt,
     ReviewThresholds,
     TrackedObject,
@@ -127,6 +128,7 @@ class AnnotationController:
         propagation_window: int = 30,
         palette: Sequence[Color] = (),
         cpu_note: str = "",
+        rename_key: str = "R",
         alert: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.store = store
@@ -137,6 +139,7 @@ class AnnotationController:
         self.propagation_window = propagation_window
         self.palette = tuple(palette)
         self.cpu_note = cpu_note  # told when the model turns out to run on the CPU ("" : nothing to tell)
+        self.rename_key = rename_key  # named in the hint a new object's notice gives
         self.view = ViewState()
         self.model = ModelStatus()
         self.propagation = PropagationStatus()
@@ -286,7 +289,7 @@ class AnnotationController:
                 self._last_class = class_name
         self._reload_objects()
         self.view.selected = obj.obj_id
-        self.notice = f"new object {obj.obj_id}: {obj.name} ({obj.class_name}) - R renames it"
+        self.notice = f"new object {obj.obj_id}: {obj.name} ({obj.class_name}) - {self.rename_key} renames it"
         return obj
 
     @saves
@@ -421,12 +424,17 @@ class AnnotationController:
             return False
         here = self.view.frame
         span = range(here, min(self.frame_count, here + max(1, frames)))
+        labels = self._lanes.lane(obj.obj_id).labels
+        marked = [frame for frame in span if labels[frame] is not LabelState.ABSENT]
+        if not marked:
+            self.notice = f"object {obj.obj_id} is already absent there"
+            return False
         video = self.store.fingerprint
         empty = masks.encode(np.zeros((video.height, video.width), dtype=bool))
-        self.history.add_prompts([Prompt.from_mask(frame, obj.obj_id, empty) for frame in span])
-        for frame in span:
+        self.history.add_prompts([Prompt.from_mask(frame, obj.obj_id, empty) for frame in marked])
+        for frame in marked:
             self.engine.submit(SetPrompt(self._frame_prompt(frame, obj.obj_id)))
-        self._edited(obj.obj_id, span)
+        self._edited(obj.obj_id, marked)
         where = f"frame {here}" if len(span) == 1 else f"frames {span.start}-{span.stop - 1}"
         self.notice = f"object {obj.obj_id} absent on {where} - u undoes"
         return True
