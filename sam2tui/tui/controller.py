@@ -286,7 +286,7 @@ class AnnotationController:
             obj = self._apply_palette(obj)
             if class_name:
                 self.store.add_classes([class_name])
-                self._last_class = class_name
+        self._last_class = class_name or self._last_class
         self._reload_objects()
         self.view.selected = obj.obj_id
         self.notice = f"new object {obj.obj_id}: {obj.name} ({obj.class_name}) - {self.rename_key} renames it"
@@ -415,7 +415,8 @@ class AnnotationController:
     @saves
     def mark_absent(self, frames: int = 1) -> bool:
         """Say the selected object is not on the current frame and the `frames` - 1 after it: an empty mask
-        prompt on each (SAM 2 takes it as a conditioning frame without the object); one undo step."""
+        prompt on each frame not absent yet (SAM 2 takes it as a conditioning frame without the object);
+        one undo step."""
         obj = self.selected
         if obj is None:
             self.notice = "no object selected"
