@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -778,3 +779,20 @@ async def test_the_rename_hint_names_the_key_settings_bind(tmp_path: Path) -> No
             assert rig.app.controller.notice.endswith("- N renames it")
     finally:
         rig.close()
+
+
+async def test_the_progress_row_shows_the_percentage_whole_and_apart_from_the_text(rig: AppRig) -> None:
+    rig.tracker.delay = 0.1
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        await pilot.press("p")
+        await settle(pilot, lambda: rig.app.controller.propagation.done >= 3)
+        await pilot.pause(0.2)
+        [row] = [
+            line for line in screen_text(rig.app).splitlines() if "propagating" in line and "/20" in line
+        ]
+        assert re.search(r"\d+% propagating \d+/20 frames", row), row
+        await pilot.press("escape")
+        await idle(pilot, rig)
