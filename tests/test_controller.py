@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from sam2tui.engine.tracker import Idle, Propagate, PropagationDone, Replay
+from sam2tui.session.history import History
 from sam2tui.session.review import FrameState
-from sam2tui.tui.controller import AnnotationController
-from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind
+from sam2tui.tui.controller import PLACE_KEY, AnnotationController, Zoom
+from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind, ReviewThresholds
 from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
 
@@ -204,6 +206,7 @@ def test_correction_offers_the_affected_span_and_r_runs_it(rig: EngineRig) -> No
         ("propagate", 5, Direction.BACKWARD, 5),
     ]
     assert ctl.pending == [] and not ctl.busy
+    assert ctl.notice == f"propagated {CLIP_FRAMES - 5 + 5} frames"  # both passes counted
     assert not ctl.repropagate() and "no correction" in ctl.notice
 
 
@@ -445,3 +448,112 @@ def test_stale_frames_are_tracked_again_from_the_first_one(rig: EngineRig) -> No
     # Frame 0 is prompted and frame 1 stale: no tracked frame to skip, so it starts where it is, as ever.
     assert rig.tracker.calls == [("propagate", 0, Direction.FORWARD, None)]
     assert ctl.stale_count() == 0
+
+
+def test_rename_and_reclass_are_undoable_and_reach_the_exports(rig: EngineRig, tmp_path: Path) -> None:
+    ctl = propagated(rig).controller
+    rig.store.add_classes(["person", "dog"])  # after the classes of the objects there are
+    assert ctl.classes() == ["object", "person", "dog"]
+    assert ctl.rename_object(1, "rex", "dog")
+    assert (ctl.object(1).name, ctl.object(1).class_name) == ("rex", "dog")
+    assert "u undoes" in ctl.notice and ctl.stale_count() == 0  # a name is no prompt edit
+    assert ctl.last_class == "dog"
+    assert not ctl.rename_object(1, "rex", "dog") and "already" in ctl.notice
+    assert ctl.rename_object(1, "", "cat")  # "" keeps the name; a new class joins the list
+    assert ctl.classes() == ["object", "person", "dog", "cat"]
+    coco = coco_document(rig, tmp_path / "coco.json")
+    assert coco["categories"][:4] == [
+        {"id": i, "name": n, "supercategory": "object"} for i, n in enumerate(ctl.classes(), 1)
+    ]
+    assert {a["category_id"] for a in coco["annotations"]} == {4}
+    assert ctl.undo() and ctl.object(1).class_name == "dog" and "update object" in ctl.notice
+    assert ctl.undo() and (ctl.object(1).name, ctl.object(1).class_name) == ("object 1", "object")
+    assert ctl.redo() and ctl.object(1).name == "rex"
+    assert not ctl.rename_object(None) and "no object" in ctl.notice
+
+
+def coco_document(rig: EngineRig, out: Path) -> dict:  # type: ignore[type-arg]
+    from sam2tui.export import export_session
+
+    export_session(rig.store, "coco", out)
+    return json.loads(out.read_text())
+
+
+def test_first_click_uses_the_class_lists_first_class_and_says_how_to_rename(rig: EngineRig) -> None:
+    ctl = rig.controller
+    rig.store.add_classes(["person", "dog"])
+    assert ctl.click(45, 60)
+    assert ctl.object(1).class_name == "person" and "R renames it" in ctl.notice
+
+
+def test_absent_on_a_frame_and_over_a_range_is_one_undo_step(rig: EngineRig, tmp_path: Path) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(10)
+    assert ctl.mark_absent()
+    rig.drain()
+    assert ctl.lane(1).labels[10] is LabelState.ABSENT
+    assert ctl.result(10, 1).is_empty and "absent on frame 10" in ctl.notice
+    [prompt] = rig.store.prompts(frame=10, obj_id=1)
+    assert prompt.kind is PromptKind.MASK and prompt.mask["size"] == [120, 160]
+    ctl.seek(4)
+    assert ctl.absent_reach() == 6  # up to the absent frame 10, a prompted frame
+    assert ctl.mark_absent(ctl.absent_reach())
+    rig.drain()
+    assert [f for f in range(CLIP_FRAMES) if ctl.lane(1).labels[f] is LabelState.ABSENT] == list(range(4, 11))
+    assert "absent on frames 4-9" in ctl.notice
+    assert ctl.repropagate()  # what was tracked after the absent frames is stale until re-tracked
+    rig.drain()
+    flagged = set()
+    ctl.seek(0)
+    while ctl.next_flagged_frame(forward=True) is not None:
+        flagged.add(ctl.view.frame)
+    assert LOST in flagged and not flagged & set(range(4, 11))  # the user's absent frames are no flags
+    assert ctl.flag_at(10) is None
+    coco = coco_document(rig, tmp_path / "coco.json")
+    annotated = {a["image_id"] - 1 for a in coco["annotations"]}
+    images = {i["id"] - 1 for i in coco["images"]}
+    assert set(range(4, 11)) <= images and not annotated & set(range(4, 11))  # confirmed negatives
+    assert ctl.undo()  # the whole range at once
+    rig.drain()
+    assert [f for f in range(CLIP_FRAMES) if ctl.lane(1).labels[f] is LabelState.ABSENT] == [10]
+    assert rig.store.prompted_frames(1) == [0, 10]
+    ctl.seek(10)
+    assert not ctl.mark_absent() and "already absent" in ctl.notice
+    ctl.seek(CLIP_FRAMES - 2)
+    assert ctl.mark_absent(50)  # clamped to the video
+    assert rig.store.prompted_frames(1)[-2:] == [CLIP_FRAMES - 2, CLIP_FRAMES - 1]
+
+
+def test_flag_keys_step_frame_by_frame_inside_a_run_and_jump_between_runs(tmp_path: Path) -> None:
+    folder = write_clip_folder(tmp_path / "clip")
+    made = engine_rig(folder, tmp_path / "clip.sam2tui", ScriptedTracker(doubtful=[5, 6, 7, 15]))
+    try:
+        ctl = propagated(made).controller
+        visited = []
+        while ctl.next_flagged_frame(forward=True) is not None:
+            visited.append(ctl.view.frame)
+            assert ctl.notice == ""  # a successful jump clears what was said before
+        assert visited == [5, 6, 7, 15] and "no later flagged frame" in ctl.notice
+        assert ctl.next_flagged_frame(forward=False).start == 5 and ctl.view.frame == 7
+        assert ctl.next_flagged(forward=False, all_objects=False).start == 5 and ctl.view.frame == 5
+        assert ctl.next_flagged(forward=True, all_objects=False).start == 15
+    finally:
+        made.close()
+
+
+def test_quit_stores_the_place_and_a_new_controller_starts_there(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.new_object()
+    ctl.select(1)
+    ctl.seek(9)
+    ctl.note_zoom(Zoom(2.5, (40.0, 30.0)))
+    ctl.quit()
+    again = AnnotationController(
+        rig.store, History(rig.store), CLIP_FRAMES, rig.worker, thresholds=ReviewThresholds()
+    )
+    assert (again.view.frame, again.view.selected, again.zoom) == (9, 1, Zoom(2.5, (40.0, 30.0)))
+    rig.store.set_setting(PLACE_KEY, {"frame": "nine"})  # damaged: no reason to refuse the session
+    fresh = AnnotationController(
+        rig.store, History(rig.store), CLIP_FRAMES, rig.worker, thresholds=ReviewThresholds()
+    )
+    assert (fresh.view.frame, fresh.view.selected, fresh.zoom) == (0, 1, Zoom())

@@ -24,3 +24,14 @@ def test_cpu_note_scales_the_measured_figure_with_the_image_area() -> None:
     assert "~0.22 s per frame at 256 px" in options.cpu_note(ModelSpec(image_size=256))
     assert "~0.88 s per frame at 512" not in options.cpu_note(ModelSpec(image_size=512))  # 512 was measured
     assert "more than sam2.1-tiny's" in options.cpu_note(ModelSpec(name="sam2.1-large", image_size=1024))
+
+
+def test_cpu_note_advises_only_what_is_faster() -> None:
+    assert options.cpu_note(ModelSpec(name="sam2.1-tiny", image_size=1024)).endswith(
+        "--image-size 512 is faster"
+    )
+    small = options.cpu_note(ModelSpec(name="sam2.1-tiny", image_size=256))
+    assert "faster" not in small and "512" not in small
+    assert options.cpu_note(ModelSpec(name="sam2.1-large", image_size=256)).endswith(
+        "--model sam2.1-tiny is faster"
+    )

@@ -112,6 +112,35 @@ def test_add_object_undo_redo(store: SessionStore) -> None:
     assert store.objects() == [obj] and store.results() == [result(0, 1)]
 
 
+def test_update_object_undo_redo_and_its_record(store: SessionStore) -> None:
+    history = History(store)
+    obj, _ = history.add_object("horse", "animal")
+    renamed = TrackedObject(1, "pony", "foal", obj.color)
+    edit = history.update_object(renamed)
+    assert edit == Edit(EditKind.UPDATE_OBJECT, None, 1, obj=renamed, previous=obj)
+    assert Edit.from_json(edit.to_json()) == edit
+    assert store.objects() == [renamed]
+    assert store.edit_seq() == 0  # a name is no prompt edit: nothing becomes stale
+    assert history.undo() == edit and store.objects() == [obj]
+    assert history.redo() == edit and store.objects() == [renamed]
+    with pytest.raises(ValueError):
+        history.update_object(TrackedObject(7, "x", "y", obj.color))
+
+
+def test_prompts_on_several_frames_are_one_edit(store: SessionStore) -> None:
+    history = History(store)
+    obj, _ = history.add_object()
+    prompts = [Prompt.click(frame, obj.obj_id, 3, 4) for frame in (2, 3, 4)]
+    edit = history.add_prompts(prompts)
+    assert (edit.kind, edit.frame, edit.prompts) == (EditKind.ADD_PROMPT, 2, tuple(prompts))
+    assert store.prompted_frames(obj.obj_id) == [2, 3, 4]
+    assert history.undo() == edit and store.prompts() == []
+    assert history.redo() == edit and store.prompts() == prompts
+    other, _ = history.add_object()
+    with pytest.raises(ValueError):
+        history.add_prompts([Prompt.click(1, obj.obj_id, 3, 4), Prompt.click(1, other.obj_id, 3, 4)])
+
+
 def test_remove_object_undo_restores_object_prompts_and_results(store: SessionStore) -> None:
     history = History(store)
     history.add_object()

@@ -612,3 +612,15 @@ def test_put_results_commits_many_frames_per_second(session: SessionStore) -> No
         session.put_results(results)
     rate = len(frames) / (time.perf_counter() - start)
     assert rate > 200, f"{rate:.0f} commits/s"
+
+
+def test_class_list_keeps_its_order_and_adds_the_objects_classes(session_path: Path, fingerprint) -> None:
+    with SessionStore.open(session_path, fingerprint) as s:
+        assert s.classes() == []
+        s.add_object("a", "zebra")
+        assert s.classes() == ["zebra"]  # a session made before the list: its objects' classes
+        s.add_classes(["person", "car", "person"])
+        s.add_object("b", "bike")
+        assert s.classes() == ["zebra", "person", "car", "bike"]
+        s.add_classes(["car", "bus"])
+        assert s.classes() == ["zebra", "person", "car", "bike", "bus"]

@@ -6,7 +6,9 @@ SGR mouse report (tests/tmux_driver.py).
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,58 @@ def test_click_propagate_export_quit_in_a_real_terminal(tmux: Tmux, tmp_path: Pa
             prompt.frame == 0 and 0 <= prompt.point[0] < WIDE_CLIP[0] and 0 <= prompt.point[1] < WIDE_CLIP[1]
         )
         assert len(store.results()) == CLIP_FRAMES
+
+
+def test_rename_class_list_absent_range_and_an_export_from_another_shell(tmux: Tmux, tmp_path: Path) -> None:
+    clip = write_clip_folder(tmp_path / "clip", size=WIDE_CLIP)
+    classes = tmp_path / "data.yaml"
+    classes.write_text("names:\n  0: person\n  1: cup\n")
+    command = " ".join([*sam2tui_command(), str(clip), "--render", "halfblock", "--classes", str(classes)])
+    tmux.start(
+        f"{command}; echo SAM2TUI_EXIT=$?; sleep 60",
+        SAM2TUI_TEST_TRACKER="tests.scripted_tracker:make_tracker",
+    )
+    tmux.wait_screen(lambda s: "ready on cpu" in s, "the model to be ready")
+    tmux.click(30, 12)
+    tmux.wait_screen(
+        lambda s: "object 1  person" in s and "(person) - " in s, "object 1 of the list's first class"
+    )
+    tmux.keys("R")
+    tmux.wait_screen(lambda s: "Object 1" in s and "Class" in s, "the rename dialog")
+    tmux.keys("blue cup", "Enter")  # replaces the name, selected in the field
+    tmux.wait_screen(lambda s: "blue cup  person" in s, "the rename")
+    tmux.keys("C")
+    tmux.wait_screen(lambda s: "Object 1" in s and "Class" in s, "the class dialog")
+    tmux.keys("cu")  # replaces the class, selected in the field
+    time.sleep(0.5)
+    tmux.keys("Right", "Enter")  # the class completes to "cup", a class of the list: saved at once
+    tmux.wait_screen(lambda s: "blue cup  cup" in s, "the new class")
+    tmux.keys("p")
+    tmux.wait_screen(lambda s: "propagated 20 frames" in s, "the propagation to finish")
+    tmux.keys("g")
+    tmux.wait_screen(lambda s: "Go to frame" in s, "the go-to dialog")
+    tmux.keys("5", "Enter")
+    tmux.wait_screen(lambda s: "frame 5/19" in s, "frame 5")
+    tmux.keys("A")
+    tmux.wait_screen(lambda s: "how many frames" in s, "the absent dialog")
+    tmux.keys("3", "Enter")  # replaces the default (up to the end), selected in the field
+    tmux.wait_screen(lambda s: "absent on fram" in s and "◇" in s, "the absent range")
+    tmux.keys("r")
+    tmux.wait_screen(lambda s: "propagated" in s and "stale" not in s, "the re-propagation")
+
+    out = tmp_path / "coco.json"
+    session = tmp_path / "clip.sam2tui"
+    exported = subprocess.run(
+        [*sam2tui_command(), "export", str(session), "--format", "coco", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr  # while the app still has the session open
+    coco = COCO(str(out))
+    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["person", "cup"]
+    annotated = {coco.anns[a]["image_id"] - 1 for a in coco.getAnnIds(catIds=[2])}
+    assert 0 in annotated and not annotated & {5, 6, 7}  # the absent frames are confirmed negatives:
+    assert {5, 6, 7} <= {image_id - 1 for image_id in coco.getImgIds()}  # images without the object
+    tmux.keys("q")
+    tmux.wait_screen(lambda s: "SAM2TUI_EXIT=0" in s, "the app to quit cleanly")

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pycocotools.coco import COCO
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input
 
 from sam2tui.engine.worker import EngineWorker
 from sam2tui.errors import EngineError
 from sam2tui.session.review import FrameState
 from sam2tui.session.store import SessionStore
+from sam2tui.tui.screens.absent import AbsentRangeScreen
 from sam2tui.tui.screens.annotate import AnnotateScreen
 from sam2tui.tui.screens.export import ExportScreen
 from sam2tui.tui.screens.help import HelpScreen
-from sam2tui.tui.screens.new_object import NewObjectScreen
+from sam2tui.tui.screens.new_object import ObjectScreen
 from sam2tui.tui.settings import Settings
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, canvas_point
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
@@ -131,12 +134,14 @@ async def test_digits_and_n_switch_objects(rig: AppRig) -> None:
         canvas = await ready(pilot, rig)
         await pilot.click(canvas, offset=(30, 12))
         await pilot.press("n")
-        await settle(pilot, lambda: isinstance(rig.app.screen, NewObjectScreen))
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
         assert rig.app.screen.query_one("#object-class", Input).value == "object"  # the previous class
-        await pilot.press(*"dog", "enter")
+        await pilot.press(*"dog")
         class_input = rig.app.screen.query_one("#object-class", Input)
         class_input.value = "animal"
-        await pilot.press("enter")
+        await pilot.press("enter")  # in the name field: it saves, but "animal" is a new class
+        assert isinstance(rig.app.screen, ObjectScreen) and "not in the class list" in screen_text(rig.app)
+        await pilot.press("enter")  # the second enter creates it
         await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
         ctl = rig.app.controller
         assert [(o.obj_id, o.name, o.class_name) for o in ctl.objects()] == [
@@ -475,7 +480,9 @@ async def test_q_with_stale_frames_says_how_many_and_they_wait_for_r_next_time(t
     again = app_rig(tmp_path)
     try:
         async with again.app.run_test(size=SIZE) as pilot:
-            await ready(pilot, again)
+            canvas = again.app.annotate.canvas
+            # back on frame 5, where the user left off
+            await settle(pilot, lambda: canvas.frame_index == 5 and again.app.controller.model.ready)
             await idle(pilot, again)
             assert again.app.controller.stale_count() == 18
             await pilot.press("r")
@@ -606,3 +613,186 @@ async def test_unknown_keymap_ids_are_reported(tmp_path: Path) -> None:
             assert any("annotate.fly" in m for m in messages)
     finally:
         rig.close()
+
+
+async def test_rename_set_class_and_double_click_in_the_objects_list(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        rig.store.add_classes(["person", "dog"])
+        await pilot.click(canvas, offset=(30, 12))
+        ctl = rig.app.controller
+        assert "R renames it" in screen_text(rig.app)  # the first click's hint
+        await pilot.press("R")
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
+        name = rig.app.screen.query_one("#object-name", Input)
+        assert name.has_focus and name.value == "object 1"
+        name.value = "rex"
+        rig.app.screen.query_one("#object-class", Input).value = "do"
+        await pilot.press("enter")  # "do" is no class: asked first, and escape cancels it all
+        assert isinstance(rig.app.screen, ObjectScreen)
+        await pilot.press("escape")
+        assert isinstance(rig.app.screen, AnnotateScreen) and ctl.object(1).name == "object 1"
+        await pilot.press("C")
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
+        field = rig.app.screen.query_one("#object-class", Input)
+        assert field.has_focus
+        field.value = ""
+        await pilot.press(*"DO", "right")  # the class field completes from the class list
+        assert field.value == "dog"
+        await pilot.press("enter")  # a known class, whatever its case: saved at once
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        assert (ctl.object(1).name, ctl.object(1).class_name) == ("object 1", "dog")
+        panel = rig.app.annotate.query_one(ObjectsPanel)
+        await pilot.click(panel, offset=(4, 1), times=2)
+        await settle(pilot, lambda: isinstance(rig.app.screen, ObjectScreen))
+        await pilot.press(*"rex the great", "enter")  # typing replaces the old name, selected
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        assert ctl.object(1).name == "rex the great"
+        assert "rex the great" in screen_text(rig.app)
+        await pilot.press("u")
+        assert ctl.object(1).name == "object 1" and ctl.object(1).class_name == "dog"
+
+
+async def test_absent_keys_mark_this_frame_or_a_range(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        ctl = rig.app.controller
+        await pilot.press("right", "a")
+        await idle(pilot, rig)
+        assert ctl.lane(1).labels[1] is LabelState.ABSENT
+        await pilot.press("right", "A")
+        await settle(pilot, lambda: isinstance(rig.app.screen, AbsentRangeScreen))
+        field = rig.app.screen.query_one(Input)
+        assert field.value == str(CLIP_FRAMES - 2)  # no later prompt: up to the end
+        field.value = "3"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        await idle(pilot, rig)
+        absent = [f for f in range(CLIP_FRAMES) if ctl.lane(1).labels[f] is LabelState.ABSENT]
+        assert absent == [1, 2, 3, 4] and "absent on frames 2-4" in screen_text(rig.app)
+        await pilot.press("u")
+        await idle(pilot, rig)
+        assert rig.store.prompted_frames(1) == [0, 1]
+
+
+async def test_flag_keys_step_through_a_run_and_jump_runs(tmp_path: Path) -> None:
+    rig = app_rig(tmp_path, ScriptedTracker(doubtful=[5, 6, 7, 15]))
+    try:
+        async with rig.app.run_test(size=SIZE) as pilot:
+            canvas = await ready(pilot, rig)
+            await pilot.click(canvas, offset=(30, 12))
+            await idle(pilot, rig)
+            await pilot.press("p")
+            await idle(pilot, rig)
+            view = rig.app.controller.view
+            seen = []
+            for _ in range(4):
+                await pilot.press("]")
+                seen.append(view.frame)
+            assert seen == [5, 6, 7, 15]
+            await pilot.press("]")
+            assert "no later flagged frame" in screen_text(rig.app)
+            await pilot.press("[")
+            assert view.frame == 7 and "no later" not in screen_text(rig.app)  # the notice cleared
+            await pilot.press("(")
+            assert view.frame == 5
+            await pilot.press(")")
+            assert view.frame == 15
+    finally:
+        rig.close()
+
+
+async def test_help_has_a_legend_of_the_lane_marks_and_home_end_go_to_its_ends(rig: AppRig) -> None:
+    async with rig.app.run_test(size=(110, 40)) as pilot:
+        await ready(pilot, rig)
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(rig.app.screen, HelpScreen))
+        table = rig.app.screen.query_one(DataTable)
+        legend = {
+            str(table.get_row_at(i)[0])
+            for i in range(table.row_count)
+            if table.get_row_at(i)[2] == "lane mark"
+        }
+        assert legend == {"◆", "◇", "█", "?", "✕", "▒", "·", "▼"}
+        await pilot.press("end")
+        await pilot.pause(0.2)
+        assert isinstance(rig.app.screen, HelpScreen)
+        assert table.cursor_row == table.row_count - 1 and table.scroll_x == 0
+        assert table.max_scroll_y > 0 and table.scroll_y == table.max_scroll_y  # the last rows shown
+        await pilot.press("home")
+        await pilot.pause(0.2)
+        assert table.cursor_row == 0 and table.scroll_y == 0
+
+
+async def test_the_palette_offers_only_sam2tuis_actions(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rig)
+        await pilot.press("ctrl+p")
+        await settle(pilot, lambda: isinstance(rig.app.screen, CommandPalette))
+        found = rig.app.screen.query_one(CommandList)
+
+        async def hits(query: str) -> list[str]:
+            rig.app.screen.query_one(Input).value = query
+            await pilot.pause(0.5)
+            return [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+
+        assert any("Rename the selected object" in hit for hit in await hits("rename"))
+        for generic in ("screenshot", "maximize", "theme"):
+            assert not any(generic in hit.lower() for hit in await hits(generic))
+
+
+async def test_a_reopened_session_starts_where_the_user_left_off(tmp_path: Path) -> None:
+    first = app_rig(tmp_path)
+    async with first.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, first)
+        await pilot.click(canvas, offset=(30, 12))
+        first.app.controller.new_object("second", "object")
+        await pilot.press("1", *["right"] * 7, "plus", "plus")
+        await settle(pilot, lambda: canvas.frame_index == 7)
+        zoom = canvas.viewport.zoom
+        center = canvas.viewport.center
+        assert zoom > 1
+        await pilot.press("q")
+        await settle(pilot, lambda: not first.app.is_running)
+    first.close()
+    again = app_rig(tmp_path)
+    try:
+        async with again.app.run_test(size=SIZE) as pilot:
+            canvas = again.app.annotate.canvas
+            await settle(pilot, lambda: canvas.frame_index == 7 and canvas.viewport is not None)
+            await pilot.pause(0.1)
+            ctl = again.app.controller
+            assert (ctl.view.frame, ctl.view.selected) == (7, 1)
+            assert (canvas.viewport.zoom, canvas.viewport.center) == (zoom, center)
+    finally:
+        again.close()
+
+
+async def test_the_rename_hint_names_the_key_settings_bind(tmp_path: Path) -> None:
+    rig = app_rig(tmp_path, settings=Settings(keys={"annotate.rename_object": "N,f2"}))
+    try:
+        async with rig.app.run_test(size=SIZE) as pilot:
+            canvas = await ready(pilot, rig)
+            await pilot.click(canvas, offset=(30, 12))
+            assert rig.app.controller.notice.endswith("- N renames it")
+    finally:
+        rig.close()
+
+
+async def test_the_progress_row_shows_the_percentage_whole_and_apart_from_the_text(rig: AppRig) -> None:
+    rig.tracker.delay = 0.1
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        await pilot.press("p")
+        await settle(pilot, lambda: rig.app.controller.propagation.done >= 3)
+        await pilot.pause(0.2)
+        [row] = [
+            line for line in screen_text(rig.app).splitlines() if "propagating" in line and "/20" in line
+        ]
+        assert re.search(r"\d+% propagating \d+/20 frames", row), row
+        await pilot.press("escape")
+        await idle(pilot, rig)

@@ -9,7 +9,7 @@ import pytest
 
 from sam2tui.cli import main
 from sam2tui.engine.options import TEST_TRACKER_ENV, TrackerChoice, chosen_tracker, sam2_tracker
-from sam2tui.tui.app import add_annotate_arguments
+from sam2tui.tui.app import add_annotate_arguments, load_classes
 from tests.fixtures_tui import write_clip_folder
 from tests.scripted_tracker import make_tracker
 
@@ -108,3 +108,35 @@ def test_without_a_terminal_the_app_says_to_use_track(
         code == 2
         and err == "sam2tui: the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`\n"
     )
+
+
+def test_classes_file_one_name_per_line_or_a_yolo_data_yaml(tmp_path: Path) -> None:
+    lines = tmp_path / "classes.txt"
+    lines.write_text("# our classes\nperson\n\n  car \nperson\nbike\n")
+    assert load_classes(lines) == ["person", "car", "bike"]
+    listed = tmp_path / "data.yaml"
+    listed.write_text("train: images\nnames: [cat, dog]\n")
+    assert load_classes(listed) == ["cat", "dog"]
+    mapped = tmp_path / "data.yml"
+    mapped.write_text("nc: 3\nnames:\n  1: car\n  0: person\n  2: 'traffic light'\n")
+    assert load_classes(mapped) == ["person", "car", "traffic light"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("empty.txt", "\n# nothing\n", "names no class"),
+        ("data.yaml", "train: images\n", "a data.yaml needs `names`"),
+        ("bad.yaml", "names: [a, b\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_classes_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, problem: str
+) -> None:
+    clip = write_clip_folder(tmp_path / "clip", count=2)
+    classes = tmp_path / name
+    classes.write_text(text)
+    code, err = run(capsys, str(clip), "--classes", str(classes))
+    assert code == 2 and err.startswith(f"sam2tui: {classes}: {problem}") and err.count("\n") == 1
+    code, err = run(capsys, str(clip), "--classes", str(tmp_path / "missing.txt"))
+    assert code == 2 and "cannot read the class list" in err

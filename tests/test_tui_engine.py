@@ -14,6 +14,7 @@ from sam2tui.engine.options import sam2_tracker
 from sam2tui.engine.tracker import ModelSpec
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.app import Sam2TuiApp
+from sam2tui.values import LabelState
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import (  # noqa: F401 (fixtures)
     CLIP_FRAMES,
@@ -49,6 +50,13 @@ async def test_click_propagate_quit_with_sam2(
             assert ctl.notice == f"propagated {CLIP_FRAMES} frames"
             assert sorted({r.frame for r in store.results(obj_id=1)}) == list(range(CLIP_FRAMES))
             assert all(r.model for r in store.results())
+            # Absent: an empty mask prompt SAM 2 takes as a conditioning frame, kept empty by re-tracking.
+            await pilot.press("right", "right", "right", "a")
+            await settle(pilot, lambda: not app.engine.busy and ctl.result(3, 1).is_empty, timeout=120)
+            await pilot.press("r")
+            await settle(pilot, lambda: not ctl.busy and not app.engine.busy, timeout=240)
+            assert ctl.result(3, 1).is_empty and ctl.lane(1).labels[3] is LabelState.ABSENT
+            assert ctl.stale_count() == 0
             await pilot.press("q")
             await settle(pilot, lambda: not app.is_running, timeout=120)
         assert app.return_code == 0

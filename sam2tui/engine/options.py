@@ -37,10 +37,13 @@ def cpu_note(spec: ModelSpec) -> str:
     seconds = CPU_SECONDS_PER_FRAME[nearest] * (spec.image_size / nearest) ** 2  # cost grows with the area
     tiny = f"~{seconds:.2g} s per frame"
     expect = tiny if spec.name == "sam2.1-tiny" else f"more than sam2.1-tiny's {tiny}"
-    return (
-        f"running on the CPU: expect {expect} at {spec.image_size} px; "
-        "--model sam2.1-tiny --image-size 512 is faster"
-    )
+    # Only advise what is faster than the settings in use: a smaller model, a smaller image.
+    faster = [
+        *(["--model sam2.1-tiny"] if spec.name != "sam2.1-tiny" else []),
+        *(["--image-size 512"] if spec.image_size > 512 else []),
+    ]
+    advice = f"; {' '.join(faster)} is faster" if faster else ""
+    return f"running on the CPU: expect {expect} at {spec.image_size} px{advice}"
 
 
 def parse_image_size(text: str) -> int:

@@ -120,7 +120,7 @@ def select(store: SessionStore, options: ExportOptions) -> Selection:
     video = store.fingerprint
     chosen = chosen_frames(store.path, video.frame_count, options)
     all_objects = store.objects()
-    categories = list(dict.fromkeys(obj.class_name for obj in sorted(all_objects, key=lambda o: o.obj_id)))
+    categories = store.classes()
     objects = _chosen_objects(store.path, all_objects, options.obj_ids)
     states = chosen_states(label_states(store, video.frame_count), chosen, [o.obj_id for o in objects])
     counts = count_states(states)

@@ -5,7 +5,7 @@
 - `annotations`: one per object per frame where its mask is not empty; `segmentation` is the compressed RLE
   with `str` counts (what pycocotools writes), `bbox` the tight box [x, y, w, h], `area` the pixel count,
   `iscrowd` 0, `track_id` the object id, `video_id` 1.
-- `categories`: the session's object classes (see `Selection`); `videos`: the one video.
+- `categories`: the session's class list, in its order (see `SessionStore.classes`); `videos`: the one video.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ keeps its results and pending corrections in the edit, so that undoing it brings
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -24,13 +25,14 @@ class EditKind(str, Enum):
     CLEAR_PROMPTS = "clear_prompts"
     ADD_OBJECT = "add_object"
     REMOVE_OBJECT = "remove_object"
+    UPDATE_OBJECT = "update_object"  # a new name or class
 
 
 @dataclass(frozen=True)
 class Edit:
     """One undoable change. `prompts`: the prompt added, the prompts cleared, or a removed object's;
     `obj`, `results` and `pending`: the object as it was removed (or added), with its results and pending
-    corrections."""
+    corrections; for an update, `obj` is the object after it and `previous` before it."""
 
     kind: EditKind
     frame: int | None
@@ -39,6 +41,7 @@ class Edit:
     obj: TrackedObject | None = None
     results: tuple[FrameResult, ...] = ()
     pending: tuple[PendingCorrection, ...] = ()
+    previous: TrackedObject | None = None
 
     def to_json(self) -> str:
         value: dict[str, Any] = {
@@ -49,6 +52,7 @@ class Edit:
             "obj": None if self.obj is None else schema.object_to_json(self.obj),
             "results": [schema.result_to_json(r) for r in self.results],
             "pending": [[p.obj_id, p.frame, p.edit_seq] for p in self.pending],
+            "previous": None if self.previous is None else schema.object_to_json(self.previous),
         }
         return schema.dumps(value)
 
@@ -63,6 +67,7 @@ class Edit:
             None if value["obj"] is None else schema.object_from_json(value["obj"]),
             tuple(schema.result_from_json(r) for r in value["results"]),
             tuple(PendingCorrection(int(o), int(f), int(seq)) for o, f, seq in value.get("pending", [])),
+            None if value.get("previous") is None else schema.object_from_json(value["previous"]),
         )
 
 
@@ -73,7 +78,14 @@ class History:
         self._store = store
 
     def add_prompt(self, prompt: Prompt) -> Edit:
-        return self._record(Edit(EditKind.ADD_PROMPT, prompt.frame, prompt.obj_id, (prompt,)))
+        return self.add_prompts([prompt])
+
+    def add_prompts(self, prompts: Sequence[Prompt]) -> Edit:
+        """Add prompts of one object (on one frame or several) as one edit: one undo takes them all back."""
+        if not prompts or any(p.obj_id != prompts[0].obj_id for p in prompts):
+            raise ValueError("one edit adds one or more prompts of one object")
+        first = prompts[0]
+        return self._record(Edit(EditKind.ADD_PROMPT, first.frame, first.obj_id, tuple(prompts)))
 
     def clear_prompts(self, frame: int, obj_id: int) -> Edit:
         """Clear an object's prompts on a frame; clearing nothing is not recorded."""
@@ -92,6 +104,14 @@ class History:
     def remove_object(self, obj_id: int) -> Edit:
         """Remove an object with its prompts and results (all three come back on undo)."""
         return self._record(Edit(EditKind.REMOVE_OBJECT, None, obj_id))
+
+    def update_object(self, obj: TrackedObject) -> Edit:
+        """Give an object a new name or class (or colour): `obj` as it is to be."""
+        with self._store.transaction():
+            previous = next((o for o in self._store.objects() if o.obj_id == obj.obj_id), None)
+            if previous is None:
+                raise ValueError(f"no object {obj.obj_id}")
+            return self._record(Edit(EditKind.UPDATE_OBJECT, None, obj.obj_id, obj=obj, previous=previous))
 
     def undo(self) -> Edit | None:
         """Revert the newest edit; returns it (None when there is nothing to undo)."""
@@ -137,6 +157,11 @@ class History:
             if forward:
                 return replace(edit, prompts=tuple(store.clear_prompts(edit.frame, edit.obj_id)))
             store.add_prompts(edit.prompts)
+            return edit
+        if edit.kind is EditKind.UPDATE_OBJECT:
+            target = edit.obj if forward else edit.previous
+            assert target is not None
+            store.update_object(target)
             return edit
         if forward == (edit.kind is EditKind.REMOVE_OBJECT):
             return self._take_object(edit)

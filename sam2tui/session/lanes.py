@@ -174,8 +174,8 @@ class Lanes:
                 continue
             if cached.lane.labels[frame] is LabelState.STALE:
                 return Run(obj_id, frame, frame, STALE_REASON)
-            if cached.lane.states[frame] not in FLAGGED:
-                continue
+            if cached.lane.states[frame] not in FLAGGED or cached.lane.labels[frame] is LabelState.ABSENT:
+                continue  # an absent frame's empty mask is the user's label, not a tracking failure
             window = {f: r for f in (frame - 1, frame) if (r := cached.results.get(f)) is not None}
             found = [
                 flag
@@ -196,7 +196,7 @@ class Lanes:
             if label is LabelState.STALE:
                 reason: str | None = LabelState.STALE.value
             else:
-                reason = state.value if state in FLAGGED else None
+                reason = state.value if state in FLAGGED and label is not LabelState.ABSENT else None
             if reason != current:
                 if current is not None:
                     runs.append(Run(obj_id, start, frame - 1, current))

@@ -42,6 +42,8 @@ SCHEMA_VERSION = schema.SCHEMA_VERSION
 SESSION_SUFFIX = ".sam2tui"
 HISTORY_LIMIT = 1000
 """Edits kept for undo; older ones are dropped."""
+CLASSES_KEY = "classes"
+"""The setting holding the session's class list (in order: exports number categories by it)."""
 
 # Results of an object removed meanwhile (the worker may still be tracking it) are dropped, not refused.
 _PUT_RESULT = (
@@ -475,6 +477,17 @@ class SessionStore:
         text = json.dumps(value)
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, text))
+
+    def classes(self) -> list[str]:
+        """The session's class list, then any object's class missing from it (sessions made before the list
+        existed), in the order exports number them."""
+        listed = [str(name) for name in self.setting(CLASSES_KEY, [])]
+        return list(dict.fromkeys([*listed, *(obj.class_name for obj in self.objects())]))
+
+    def add_classes(self, names: Iterable[str]) -> None:
+        """Append classes to the class list (the ones it has keep their place)."""
+        with self.transaction():
+            self.set_setting(CLASSES_KEY, list(dict.fromkeys([*self.classes(), *names])))
 
     # --- history (the records are sam2tui.session.history's JSON) ----------------------------------
 

@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+import yaml
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingsMap, BindingType
+from textual.command import Provider
 
 from sam2tui.engine.options import (
     add_model_arguments,
@@ -57,7 +59,8 @@ class Sam2TuiApp(App[int]):
 
     CSS_PATH = "sam2tui.tcss"
     TITLE = "sam2tui"
-    COMMANDS = App.COMMANDS | {ActionCommands}
+    # Only sam2tui's actions: Textual's system commands (theme, screenshot, maximize, keys) mean nothing here.
+    COMMANDS: ClassVar[set[type[Provider]]] = {ActionCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -93,6 +96,7 @@ class Sam2TuiApp(App[int]):
             propagation_window=self.settings.propagation_window,
             palette=self.settings.palette,
             cpu_note=cpu_note,
+            rename_key=self.settings.keys.get("annotate.rename_object", "R").split(",")[0],
             alert=lambda message: self.notify(message, severity="error", timeout=10),
         )
         self.controller.note_render_mode(render_note)
@@ -160,6 +164,7 @@ class Sam2TuiApp(App[int]):
             self.notify("an export is running: quit when it is done", severity="warning")
             return
         self._quitting = True
+        self.annotate.note_zoom()
         self.farewell = self.controller.quit()
         self.annotate.sync()
         # While the model is still loading (or downloading) there is nothing to commit: do not wait for it.
@@ -193,6 +198,40 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
         choices=RENDER_MODES,
         help=f"how frames are drawn (default: ${RENDER_ENV}, else settings.toml, else auto)",
     )
+    parser.add_argument(
+        "--classes",
+        type=Path,
+        metavar="FILE",
+        help="preload the session's class list: one name per line, or a YOLO data.yaml with `names`",
+    )
+
+
+def load_classes(path: Path) -> list[str]:
+    """The class names of `--classes FILE`, in order: a YOLO data.yaml (`names` as a list or as index: name),
+    else one name per line (blank lines and # comments skipped). InputError for a file that names none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(
+            path, f"cannot read the class list: {getattr(error, 'strerror', None) or error}"
+        ) from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise InputError(path, f"not valid YAML: {str(error).splitlines()[0]}") from None
+        names = document.get("names") if isinstance(document, dict) else None
+        if isinstance(names, dict):
+            names = [names[key] for key in sorted(names)]
+        if not isinstance(names, list):
+            raise InputError(path, "a data.yaml needs `names`: a list, or a mapping of index to name")
+    else:
+        names = [line.strip() for line in text.splitlines()]
+        names = [name for name in names if name and not name.startswith("#")]
+    classes = [str(name).strip() for name in names if str(name).strip()]
+    if not classes:
+        raise InputError(path, "names no class")
+    return list(dict.fromkeys(classes))
 
 
 def run_annotate(args: argparse.Namespace) -> int:
@@ -202,6 +241,7 @@ def run_annotate(args: argparse.Namespace) -> int:
     if render not in RENDER_MODES:
         raise InputError(RENDER_ENV, f"must be one of {', '.join(RENDER_MODES)}, not {render!r}")
     spec = model_spec(args)
+    classes = load_classes(args.classes) if args.classes else []
     tracker = chosen_tracker()
     if tracker.runs_sam2:
         require_sam2()
@@ -215,6 +255,7 @@ def run_annotate(args: argparse.Namespace) -> int:
                 )
             if store.setting(THRESHOLDS_KEY) is None:
                 save_thresholds(store, settings.review)
+            store.add_classes(classes)
             caps = detect()  # before the app owns the terminal (docs/architecture.md, "Terminal facts")
             renderer, note = caps.renderer_choice(render)
             app = Sam2TuiApp(

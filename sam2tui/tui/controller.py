@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, cast
 
+import numpy as np
+
+from sam2tui import masks
 from sam2tui.engine.tracker import (
     ClearPrompt,
     Command,
@@ -49,7 +52,7 @@ from sam2tui.engine.tracker import (
     SetPrompt,
 )
 from sam2tui.errors import Sam2TuiError
-from sam2tui.session.history import Edit, History
+from sam2tui.session.history import Edit, EditKind, History
 from sam2tui.session.lanes import Correction, Lane, Lanes, Run
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.state import ModelStatus, PropagationStatus, ViewState
@@ -59,12 +62,22 @@ from sam2tui.values import (
     Direction,
     FramePrompt,
     FrameResult,
+    LabelState,
     Prompt,
     ReviewThresholds,
     TrackedObject,
 )
 
 Layer = Literal["masks", "boxes", "points"]  # what the canvas draws over the frame, each shown or hidden
+PLACE_KEY = "view.place"  # the session setting with where the user left off: frame, object, zoom
+
+
+@dataclass(frozen=True)
+class Zoom:
+    """The canvas's zoom and the frame point at its centre (None: the frame's centre)."""
+
+    factor: float = 1.0
+    center: tuple[float, float] | None = None
 
 
 class Engine(Protocol):
@@ -115,6 +128,7 @@ class AnnotationController:
         propagation_window: int = 30,
         palette: Sequence[Color] = (),
         cpu_note: str = "",
+        rename_key: str = "R",
         alert: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.store = store
@@ -125,6 +139,7 @@ class AnnotationController:
         self.propagation_window = propagation_window
         self.palette = tuple(palette)
         self.cpu_note = cpu_note  # told when the model turns out to run on the CPU ("" : nothing to tell)
+        self.rename_key = rename_key  # named in the hint a new object's notice gives
         self.view = ViewState()
         self.model = ModelStatus()
         self.propagation = PropagationStatus()
@@ -133,6 +148,9 @@ class AnnotationController:
         self._lanes = Lanes(store, frame_count, thresholds)
         self._reload_objects()
         self.view.selected = self._objects[0].obj_id if self._objects else None
+        self._last_class = self._objects[-1].class_name if self._objects else ""
+        self.zoom = Zoom()  # what the canvas showed last (the screen tells); stored on quit
+        self._resume()
 
     # ---- queries ----
 
@@ -152,8 +170,15 @@ class AnnotationController:
 
     @property
     def last_class(self) -> str:
-        """The class of the newest object: the default for the next one."""
-        return self._objects[-1].class_name if self._objects else "object"
+        """The default class of the next object: the last one given, else the class list's first."""
+        if self._last_class:
+            return self._last_class
+        classes = self.store.classes()
+        return classes[0] if classes else "object"
+
+    def classes(self) -> list[str]:
+        """The session's class list, in the order exports number the categories."""
+        return self.store.classes()
 
     def results_on(self, frame: int) -> list[FrameResult]:
         return [r for obj in self._objects if (r := self._lanes.result(frame, obj.obj_id)) is not None]
@@ -198,6 +223,25 @@ class AnnotationController:
     def step(self, delta: int) -> int:
         return self.seek(self.view.frame + delta)
 
+    def next_flagged_frame(self, forward: bool) -> Run | None:
+        """Seek to the next (previous) stale, lost or doubtful frame of the selected object, inside a run too;
+        returns the run it is in (None when there is none)."""
+        obj_id = self.view.selected
+        here = self.view.frame
+        runs = self._lanes.runs(obj_id) if obj_id in self._lanes else []
+        frames = (
+            frame
+            for run in (runs if forward else reversed(runs))
+            for frame in (range(run.start, run.end + 1) if forward else range(run.end, run.start - 1, -1))
+        )
+        found = next((f for f in frames if (f > here if forward else f < here)), None)
+        if found is None:
+            self.notice = f"no {'later' if forward else 'earlier'} flagged frame for this object"
+            return None
+        self.seek(found)
+        self.notice = ""
+        return next(run for run in runs if run.start <= found <= run.end)
+
     def next_flagged(self, forward: bool, all_objects: bool) -> Run | None:
         """Seek to the start of the next (previous) stale, lost or doubtful run and select its object; None
         when there is none.
@@ -220,6 +264,7 @@ class AnnotationController:
             return None
         self.seek(found.start)
         self.view.selected = found.obj_id
+        self.notice = ""
         return found
 
     # ---- objects ----
@@ -233,14 +278,41 @@ class AnnotationController:
 
     @saves
     def new_object(self, name: str | None = None, class_name: str | None = None) -> TrackedObject | None:
+        """A new object, selected; a class given that is not in the class list joins it (the dialog asked)."""
         if self._refuse_while_busy("add an object"):
             return None
-        obj, _ = self.history.add_object(name or None, class_name or self.last_class)
-        obj = self._apply_palette(obj)
+        with self.store.transaction():
+            obj, _ = self.history.add_object(name or None, class_name or self.last_class)
+            obj = self._apply_palette(obj)
+            if class_name:
+                self.store.add_classes([class_name])
+        self._last_class = class_name or self._last_class
         self._reload_objects()
         self.view.selected = obj.obj_id
-        self.notice = f"new object {obj.obj_id}: {obj.name} ({obj.class_name})"
+        self.notice = f"new object {obj.obj_id}: {obj.name} ({obj.class_name}) - {self.rename_key} renames it"
         return obj
+
+    @saves
+    def rename_object(self, obj_id: int | None, name: str = "", class_name: str = "") -> bool:
+        """Give an object a new name and/or class ("" keeps it); undoable. A class not in the class list
+        joins it (the dialog asked first); exports use the new name and class."""
+        obj = self.object(obj_id)
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        changed = dataclasses.replace(
+            obj, name=name.strip() or obj.name, class_name=class_name.strip() or obj.class_name
+        )
+        if changed == obj:
+            self.notice = f"object {obj.obj_id} is already {obj.name} ({obj.class_name})"
+            return False
+        with self.store.transaction():
+            self.store.add_classes([changed.class_name])
+            self.history.update_object(changed)
+        self._last_class = changed.class_name
+        self._reload_objects()
+        self.notice = f"object {obj.obj_id} is now {changed.name} ({changed.class_name}) - u undoes"
+        return True
 
     def _apply_palette(self, obj: TrackedObject) -> TrackedObject:
         if not self.palette:
@@ -303,6 +375,10 @@ class AnnotationController:
         """Why frames are drawn the way they are, when it is not what was asked for ("": nothing to say)."""
         self.notice = note
 
+    def note_zoom(self, zoom: Zoom) -> None:
+        """What the canvas shows now (the canvas owns its zoom; the session keeps it for next time)."""
+        self.zoom = zoom
+
     def note_export(self, files: int, folder: Path) -> None:
         self.notice = f"exported {files} files to {folder}"
 
@@ -328,6 +404,45 @@ class AnnotationController:
         self._prompts_changed(self.view.frame, obj.obj_id)
         return True
 
+    def absent_reach(self) -> int:
+        """How many frames from the current one up to the selected object's next prompted frame (or the end
+        of the video): what "absent up to the next prompt" marks."""
+        here = self.view.frame
+        obj_id = self.view.selected
+        later = [f for f in self._lanes.lane(obj_id).prompted if f > here] if obj_id in self._lanes else []
+        return (min(later) if later else self.frame_count) - here
+
+    @saves
+    def mark_absent(self, frames: int = 1) -> bool:
+        """Say the selected object is not on the current frame and the `frames` - 1 after it: an empty mask
+        prompt on each frame not absent yet (SAM 2 takes it as a conditioning frame without the object);
+        one undo step."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        if self._refuse_while_busy("mark an object absent"):
+            return False
+        here = self.view.frame
+        span = range(here, min(self.frame_count, here + max(1, frames)))
+        labels = self._lanes.lane(obj.obj_id).labels
+        marked = [frame for frame in span if labels[frame] is not LabelState.ABSENT]
+        if not marked:
+            self.notice = f"object {obj.obj_id} is already absent there"
+            return False
+        video = self.store.fingerprint
+        empty = masks.encode(np.zeros((video.height, video.width), dtype=bool))
+        self.history.add_prompts([Prompt.from_mask(frame, obj.obj_id, empty) for frame in marked])
+        for frame in marked:
+            self.engine.submit(SetPrompt(self._frame_prompt(frame, obj.obj_id)))
+        self._edited(obj.obj_id, marked)
+        where = f"frame {here}" if len(span) == 1 else f"frames {span.start}-{span.stop - 1}"
+        self.notice = f"object {obj.obj_id} absent on {where} - u undoes"
+        return True
+
+    def _frame_prompt(self, frame: int, obj_id: int) -> FramePrompt:
+        return FramePrompt.collect(frame, obj_id, self.store.prompts(frame=frame, obj_id=obj_id))
+
     @saves
     def clear_frame(self) -> bool:
         """Remove the selected object's prompts on the current frame."""
@@ -343,17 +458,17 @@ class AnnotationController:
         return True
 
     def _prompts_changed(self, frame: int, obj_id: int) -> None:
-        prompt = FramePrompt.collect(frame, obj_id, self.store.prompts(frame=frame, obj_id=obj_id))
+        prompt = self._frame_prompt(frame, obj_id)
         if prompt.is_empty:
             self.engine.submit(ClearPrompt(frame, obj_id))
         else:
             self.engine.submit(SetPrompt(prompt))
-        self._edited(frame, obj_id)
+        self._edited(obj_id, [frame])
 
-    def _edited(self, frame: int, obj_id: int) -> None:
-        """After a prompt edit of the object on `frame` (the store recorded its pending correction and
-        deleted the frame's result if no prompt is left there): read both back."""
-        self._lanes.refresh(obj_id, [frame])
+    def _edited(self, obj_id: int, frames: Sequence[int]) -> None:
+        """After a prompt edit of the object on `frames` (the store recorded its pending corrections and
+        deleted the results of frames left without prompts): read both back."""
+        self._lanes.refresh(obj_id, frames)
         self._settle()
 
     @saves
@@ -464,10 +579,43 @@ class AnnotationController:
             self._end_propagation("propagation cancelled before it began")
         return True
 
+    def _resume(self) -> None:
+        """Back where the user left off: the frame, the selected object and the zoom stored on quit."""
+        place = self.store.setting(PLACE_KEY)
+        if not isinstance(place, dict):
+            return
+        try:
+            frame, selected, factor = int(place["frame"]), place["selected"], float(place["zoom"])
+            center = (
+                None if place["center"] is None else (float(place["center"][0]), float(place["center"][1]))
+            )
+        except (KeyError, TypeError, ValueError, IndexError):
+            return  # a damaged place is no reason to refuse the session: start at the beginning
+        self.view.frame = max(0, min(self.frame_count - 1, frame))
+        if self.object(selected) is not None:
+            self.view.selected = selected
+        self.zoom = Zoom(factor, center)
+
+    @saves
+    def _save_place(self) -> None:
+        self.store.set_setting(
+            PLACE_KEY,
+            {
+                "frame": self.view.frame,
+                "selected": self.view.selected,
+                "zoom": self.zoom.factor,
+                "center": None if self.zoom.center is None else list(self.zoom.center),
+            },
+        )
+
     def quit(self) -> str:
-        """The app is leaving: stop propagating (what is tracked is kept) and say so. Returns the line to
-        leave the user with: how much is stale (all of it is in the session, for `r` next time), or ""."""
+        """The app is leaving: stop propagating (what is tracked is kept), remember where the user is, and
+        say so. Returns the line to leave the user with: how much is stale (all of it is in the session, for
+        `r` next time), or ""."""
         self.cancel()
+        if self.propagation.running and self.view.follow_propagation:  # the user was where it started
+            self.view.frame = self.propagation.origin
+        self._save_place()
         self.notice = "saving and quitting ..."
         stale = self.stale_count()
         if not stale:
@@ -510,15 +658,18 @@ class AnnotationController:
             self.engine.submit(RemoveObject(edit.obj_id))
             self._forget(edit.obj_id)
             return
+        self.view.selected = edit.obj_id
+        if edit.kind is EditKind.UPDATE_OBJECT:  # a name or class: nothing for the engine
+            self._reload_objects()
+            return
         restoring = edit.obj_id not in self._lanes
         if restoring:  # History put the object back with its prompts and results
             self._reload_objects()
         frame = edit.frame
         if frame is not None and not restoring:
             self.seek(frame)
-            self._edited(frame, edit.obj_id)
+            self._edited(edit.obj_id, sorted({frame, *(p.frame for p in edit.prompts)}))
         self.engine.submit(Replay(tuple(self.store.frame_prompts())))
-        self.view.selected = edit.obj_id
 
     # ---- engine events ----
 
@@ -557,10 +708,11 @@ class AnnotationController:
         if not status.running:
             return
         status.runs_left -= 1
+        status.frames_done += event.frames_done
         if event.cancelled:
-            self._end_propagation(f"propagation cancelled; {event.frames_done} frames kept")
+            self._end_propagation(f"propagation cancelled; {status.frames_done} frames kept")
         elif status.runs_left <= 0:
-            self._end_propagation(f"propagated {event.frames_done} frames")
+            self._end_propagation(f"propagated {status.frames_done} frames")
 
     def _end_propagation(self, notice: str) -> None:
         self.propagation.running = False

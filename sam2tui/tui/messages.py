@@ -38,3 +38,4 @@ class ObjectPicked(Message):
     """The user picked an object (a click in the objects panel or on a timeline lane)."""
 
     obj_id: int
+    rename: bool = False  # and asked to rename it (a double click in the objects panel)

@@ -35,6 +35,7 @@ class PropagationStatus:
     total: int = 0
     frames_per_second: float = 0.0
     runs_left: int = 0  # queued Propagate commands not yet finished (a correction may queue two)
+    frames_done: int = 0  # frames tracked by the finished passes of this propagation, all counted
     origin: int = 0  # the frame the view returns to when it is done (unless the user moved)
     cancelling: bool = False  # a cancel was asked for
 

@@ -75,9 +75,8 @@ def test_failure_mid_propagation_is_one_line_keeps_frames_and_the_engine_goes_on
     assert tracked_frames(rig.store) == list(range(FAIL_AT))  # every frame before the failure is kept
     assert ctl.lane(1).states[FAIL_AT - 1] != ctl.lane(1).states[FAIL_AT]  # and shown
 
-    assert ctl.propagate(
-        Direction.FORWARD
-    )  # usable: the next propagation goes on from the failure to the end
+    # usable: the next propagation goes on from where the failure stopped, to the end
+    assert ctl.propagate(Direction.FORWARD)
     rig.drain()
     assert tracked_frames(rig.store) == list(range(FRAMES))
     assert ctl.notice == f"propagated {FRAMES - FAIL_AT} frames"

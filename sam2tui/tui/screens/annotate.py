@@ -23,12 +23,13 @@ from textual.widgets import Footer, ProgressBar, Static
 from sam2tui.errors import VideoError
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.compose import FILL_ALPHA, BoxLayer, MaskLayer, Overlay, PointLayer
-from sam2tui.tui.controller import AnnotationController, Change, Layer
+from sam2tui.tui.controller import AnnotationController, Change, Layer, Zoom
 from sam2tui.tui.messages import EngineEvent, FrameReady, ObjectPicked, SeekRequested
+from sam2tui.tui.screens.absent import AbsentRangeScreen
 from sam2tui.tui.screens.confirm import ConfirmScreen
 from sam2tui.tui.screens.export import ExportDone, ExportScreen, default_export_folder
 from sam2tui.tui.screens.goto_frame import GotoFrameScreen
-from sam2tui.tui.screens.new_object import NewObject, NewObjectScreen
+from sam2tui.tui.screens.new_object import ObjectAnswer, ObjectScreen
 from sam2tui.tui.termcaps import TermCaps
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, make_canvas
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
@@ -84,6 +85,24 @@ class AnnotateScreen(Screen[None]):
         ),
         _bind("x", "remove_object", "remove-object", "Remove", "Remove the selected object (asks first)"),
         _bind(
+            "R",
+            "rename_object",
+            "rename_object",
+            "Rename",
+            "Rename the selected object, or change its class (also: double-click it in the objects list)",
+        ),
+        _bind(
+            "C", "set_class", "set_class", "Class", "Set the selected object's class (from the class list)"
+        ),
+        _bind("a", "mark_absent", "mark_absent", "Absent", "Mark the selected object absent on this frame"),
+        _bind(
+            "A",
+            "mark_absent_range",
+            "mark_absent_range",
+            "Absent from here",
+            "Mark the selected object absent from this frame on: up to its next prompt, or N frames",
+        ),
+        _bind(
             "p",
             "propagate",
             "propagate",
@@ -118,32 +137,46 @@ class AnnotateScreen(Screen[None]):
         _bind("escape", "cancel", "cancel", "Cancel", "Cancel propagation (finished frames are kept)"),
         _bind(
             "]",
-            "next_flag(True, False)",
-            "next-flag",
+            "next_flagged_frame(True)",
+            "next_flagged_frame",
             "Next flag",
-            "Next stale/lost/doubtful frame of the object",
+            "Next stale/lost/doubtful frame of the object (frame by frame inside a run too)",
             show=True,
         ),
         _bind(
             "[",
-            "next_flag(False, False)",
-            "previous-flag",
+            "next_flagged_frame(False)",
+            "prev_flagged_frame",
             "Prev flag",
-            "Previous stale/lost/doubtful frame of the object",
+            "Previous stale/lost/doubtful frame of the object (frame by frame inside a run too)",
+        ),
+        _bind(
+            ")",
+            "next_flag(True, False)",
+            "next_flagged_run",
+            "Next flagged run",
+            "First frame of the object's next run of stale/lost/doubtful frames",
+        ),
+        _bind(
+            "(",
+            "next_flag(False, False)",
+            "prev_flagged_run",
+            "Prev flagged run",
+            "First frame of the object's previous run of stale/lost/doubtful frames",
         ),
         _bind(
             "}",
             "next_flag(True, True)",
             "next-flag-any",
             "Next flag (all)",
-            "Next stale/lost/doubtful frame, any object",
+            "First frame of the next stale/lost/doubtful run, any object",
         ),
         _bind(
             "{",
             "next_flag(False, True)",
             "previous-flag-any",
             "Prev flag (all)",
-            "Previous stale/lost/doubtful frame, any object",
+            "First frame of the previous stale/lost/doubtful run, any object",
         ),
         _bind("u,ctrl+z", "undo", "undo", "Undo", show=True),
         _bind("ctrl+r,ctrl+y", "redo", "redo", "Redo"),
@@ -176,6 +209,7 @@ class AnnotateScreen(Screen[None]):
         self._busy_shown = False
         self._play_timer: Timer | None = None
         self._play_origin = (0.0, 0)  # (monotonic time, frame) when playing started
+        self._zoom_restored = False  # the resumed session's zoom is applied once the canvas has a view
 
     # ---- layout ----
 
@@ -309,6 +343,17 @@ class AnnotateScreen(Screen[None]):
         if key != self._shown:
             self._shown = key
             self.canvas.show(index, image, overlay)
+        if not self._zoom_restored and self.canvas.viewport is not None:
+            self._zoom_restored = True
+            zoom = self.controller.zoom
+            if zoom != Zoom():
+                self.canvas.set_view(zoom.factor, zoom.center)
+
+    def note_zoom(self) -> None:
+        """Tell the controller what the canvas shows (before quitting: the session keeps it)."""
+        view = self.canvas.viewport
+        if view is not None:
+            self.controller.note_zoom(Zoom(view.zoom, view.center))
 
     @work(thread=True, group="frame", exit_on_error=False)
     def _load_frame(self, index: int) -> None:
@@ -366,6 +411,8 @@ class AnnotateScreen(Screen[None]):
     def _object_picked(self, message: ObjectPicked) -> None:
         self.controller.select(message.obj_id)
         self.sync()
+        if message.rename:
+            self.action_rename_object()
 
     # ---- actions ----
 
@@ -437,12 +484,57 @@ class AnnotateScreen(Screen[None]):
             self.sync()
             return
 
-        def create(answer: NewObject | None) -> None:
+        def create(answer: ObjectAnswer | None) -> None:
             if answer is not None:
                 ctl.new_object(answer.name, answer.class_name)
                 self.sync()
 
-        self.app.push_screen(NewObjectScreen(ctl.last_class), create)
+        self.app.push_screen(ObjectScreen("New object", ctl.last_class, ctl.classes()), create)
+
+    def action_rename_object(self, edit_class: bool = False) -> None:
+        ctl = self.controller
+        obj = ctl.selected
+        if obj is None:
+            ctl.rename_object(None)  # says why
+            self.sync()
+            return
+
+        def rename(answer: ObjectAnswer | None) -> None:
+            if answer is not None:
+                ctl.rename_object(obj.obj_id, answer.name, answer.class_name)
+                self.sync()
+
+        dialog = ObjectScreen(
+            f"Object {obj.obj_id}",
+            obj.class_name,
+            ctl.classes(),
+            name=obj.name,
+            name_hint="empty: keep the name",
+            edit_class=edit_class,
+        )
+        self.app.push_screen(dialog, rename)
+
+    def action_set_class(self) -> None:
+        self.action_rename_object(edit_class=True)
+
+    def action_mark_absent(self) -> None:
+        self.controller.mark_absent()
+        self.sync()
+
+    def action_mark_absent_range(self) -> None:
+        ctl = self.controller
+        if ctl.selected is None or ctl.busy:
+            ctl.mark_absent()  # refuses and says why
+            self.sync()
+            return
+
+        def mark(frames: int | None) -> None:
+            if frames is not None:
+                ctl.mark_absent(frames)
+                self.sync()
+
+        here = ctl.view.frame
+        self.app.push_screen(AbsentRangeScreen(here, ctl.absent_reach(), ctl.frame_count - here), mark)
 
     def action_clear_prompts(self) -> None:
         self.controller.clear_frame()
@@ -485,6 +577,11 @@ class AnnotateScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         self.controller.cancel()
+        self.sync()
+
+    def action_next_flagged_frame(self, forward: bool) -> None:
+        self._stop_playing()
+        self.controller.next_flagged_frame(forward)
         self.sync()
 
     def action_next_flag(self, forward: bool, all_objects: bool) -> None:

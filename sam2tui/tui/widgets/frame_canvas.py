@@ -586,6 +586,11 @@ class FrameCanvas(Widget, can_focus=True):
 
     # -- view -------------------------------------------------------------------------------------------------
 
+    def set_view(self, zoom: float, center: tuple[float, float] | None) -> None:
+        """Show this zoom about this frame point (a resumed session's); nothing before the first frame."""
+        if self._view is not None:
+            self._change_view(self._view.with_zoom_center(zoom, center))
+
     def _change_view(self, view: Viewport) -> None:
         if view == self._view:
             return

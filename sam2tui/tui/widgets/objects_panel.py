@@ -15,7 +15,7 @@ from sam2tui.values import TrackedObject
 
 
 class ObjectsPanel(Widget):
-    """Not focusable: it never takes keys from the canvas. A click picks an object."""
+    """Not focusable: it never takes keys from the canvas. A click picks an object, a double click renames it."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"objects-panel--selected", "objects-panel--hint"}
     # One line per object, however long its name: a click's row is the object's index. (The hint wraps.)
@@ -57,4 +57,4 @@ class ObjectsPanel(Widget):
         event.stop()
         offset = event.get_content_offset(self)
         if offset is not None and 0 <= offset.y < len(self._objects):
-            self.post_message(ObjectPicked(self._objects[offset.y].obj_id))
+            self.post_message(ObjectPicked(self._objects[offset.y].obj_id, rename=event.chain >= 2))
