@@ -129,10 +129,8 @@ def mask_marker() -> re.Pattern[bytes]:
 
 
 def point_marker() -> re.Pattern[bytes]:
-    """A point's mark: drawn in its object's colour (object 1's, the one clicked)."""
-    from sam2tui.values import default_color
-
-    return colour_marker(default_color(1))
+    """A point's mark: drawn in its object's colour, OBJECT_COLOUR, not lightened (the outline is)."""
+    return colour_marker(OBJECT_COLOUR)
 
 
 def is_frame(update: bytes) -> bool:

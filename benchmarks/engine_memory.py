@@ -55,7 +55,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     from sam2tui.engine.sam2_tracker import Sam2Tracker
     from sam2tui.engine.tracker import ModelSpec
     from sam2tui.session.store import SessionStore
-    from sam2tui.values import Direction, FramePrompt
+    from sam2tui.values import Direction, FramePrompt, Prompt
     from sam2tui.video import VideoSource
 
     spec = ModelSpec("sam2.1-tiny", Path(config["checkpoint"]), "cpu", config["image_size"])
@@ -69,11 +69,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         looped = Looped(video, config["frames"])
         began = time.perf_counter()
         tracker.start(looped)
-        tracker.set_prompt(
-            FramePrompt(
-                0, 1, box=(0.3 * video.width, 0.3 * video.height, 0.6 * video.width, 0.8 * video.height)
-            )
-        )
+        box = (0.3 * video.width, 0.3 * video.height, 0.6 * video.width, 0.8 * video.height)
+        tracker.set_prompt(FramePrompt(0, 1, (Prompt.rectangle(0, 1, box),)))
         rss_at_10 = None
         done = 0
         for results in tracker.propagate(0, Direction.FORWARD):
