@@ -160,10 +160,6 @@ class SessionStore:
             raise
         return cls(path, conn, None, stored)
 
-    @property
-    def read_only(self) -> bool:
-        return self._file_lock is None
-
     def close(self) -> None:
         with self._lock:
             if not self._open:
