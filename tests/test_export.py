@@ -15,7 +15,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from textual.app import App
-from textual.widgets import Checkbox, Static
+from textual.widgets import Button, Checkbox, Static
 
 import sam2tui.tui
 from sam2tui import masks
@@ -430,6 +430,10 @@ async def test_the_dialog_shows_the_counts_and_writes_stale_frames_only_when_tic
         stale.value = True
         await pilot.pause()
         assert "Writes prompted, current, absent, stale; skips untracked" in text(counts)
+        # Textual's Button ignores a click for 0.2 s after a press (its "-active" flash): a refused
+        # export can come back sooner than that, so wait as a person would before clicking again.
+        button = dialog.query_one("#export", Button)
+        await settle(pilot, lambda: not button.has_class("-active"))
         await pilot.click("#export")
         await settle(pilot, lambda: bool(app.done))
     (done,) = app.done
