@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sam2tui.errors import ExportError
+from sam2tui.session.project import EXPORT_MARKER
 
-MARKER = ".sam2tui-export"
+MARKER = EXPORT_MARKER
 """Written into every exported folder; it allows a later export to replace that folder."""
 
 

@@ -1,0 +1,140 @@
+"""A project: a folder of clips (video files or frame folders), one session per clip, and a project file.
+
+The project file (`PROJECT_FILE` in the folder, JSON) holds what the clips share: the class list (the
+same list a single session has; a clip's session gets it when it is opened) and how dataset exports split
+clips into train / val / test (a seed and the ratios). Sessions stay one per clip, beside it, as for a
+single video, so a clip of a project opens and exports alone exactly as it would outside one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sam2tui.errors import InputError
+from sam2tui.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+PROJECT_FILE = "sam2tui-project.json"
+EXPORT_MARKER = ".sam2tui-export"
+"""Written into every folder an export writes (export/_io.py); such a folder is never taken for a clip."""
+SPLITS = ("train", "val", "test")
+DEFAULT_RATIOS = (0.8, 0.2, 0.0)
+
+
+def is_clip(path: Path) -> bool:
+    """A video file sam2tui reads, or a folder holding .jpg/.png frames directly (hidden entries aside)."""
+    if path.name.startswith("."):
+        return False
+    if path.is_file():
+        return path.suffix.lower() in VIDEO_SUFFIXES
+    if path.is_dir():
+        return any(
+            child.suffix.lower() in IMAGE_SUFFIXES and not child.name.startswith(".") and child.is_file()
+            for child in path.iterdir()
+        )
+    return False
+
+
+def find_clips(folder: Path) -> list[Path]:
+    """The clips directly inside `folder`, sorted by name; InputError when it is not a folder or holds none.
+
+    Only the folder's own entries count: an export folder of PNG masks nested deeper is never taken for
+    a clip, and neither is a folder that an earlier sam2tui export wrote (it holds that export's marker).
+    """
+    if not folder.is_dir():
+        raise InputError(folder, "not a folder")
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as error:
+        raise InputError(folder, f"cannot list it: {error.strerror or error}") from None
+    clips = [p for p in entries if is_clip(p) and not (p / EXPORT_MARKER).exists()]
+    if not clips:
+        kinds = " ".join(sorted(VIDEO_SUFFIXES))
+        raise InputError(
+            folder, f"no clips in this folder (video files {kinds}, or folders of .jpg/.png frames)"
+        )
+    return clips
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """What a project's clips share."""
+
+    classes: list[str] = field(default_factory=list)
+    split_seed: int = 0
+    split_ratios: tuple[float, float, float] = DEFAULT_RATIOS  # train, val, test
+
+    def __post_init__(self) -> None:
+        if len(self.split_ratios) != len(SPLITS) or any(r < 0 for r in self.split_ratios):
+            raise ValueError(
+                f"split ratios must be three numbers >= 0 (train, val, test): {self.split_ratios}"
+            )
+        if not sum(self.split_ratios) > 0:
+            raise ValueError("split ratios must not all be 0")
+
+
+def project_file(folder: Path) -> Path:
+    return folder / PROJECT_FILE
+
+
+def load_settings(folder: Path) -> ProjectSettings:
+    """The project file's settings; the defaults when the folder has none; InputError when it is damaged."""
+    path = project_file(folder)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ProjectSettings()
+    except OSError as error:
+        raise InputError(path, f"cannot read it: {error.strerror or error}") from None
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        classes = document.get("classes", [])
+        if not isinstance(classes, list) or not all(isinstance(name, str) and name for name in classes):
+            raise ValueError("`classes` must be a list of names")
+        split = document.get("split", {})
+        ratios = split.get("ratios", list(DEFAULT_RATIOS))
+        if not isinstance(ratios, list) or not all(isinstance(r, (int, float)) for r in ratios):
+            raise ValueError("`split.ratios` must be a list of numbers")
+        seed = split.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError("`split.seed` must be a whole number")
+        return ProjectSettings(list(dict.fromkeys(classes)), seed, tuple(float(r) for r in ratios))  # type: ignore[arg-type]
+    except (ValueError, AttributeError, TypeError) as error:
+        raise InputError(path, f"not a sam2tui project file: {error}") from None
+
+
+def save_settings(folder: Path, settings: ProjectSettings) -> None:
+    """Write the project file atomically (a crash leaves the old one or the new one, never half of one)."""
+    path = project_file(folder)
+    document = {
+        "classes": settings.classes,
+        "split": {"seed": settings.split_seed, "ratios": list(settings.split_ratios)},
+    }
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(document, out, indent=2)
+                out.write("\n")
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise InputError(path, f"cannot write it: {error.strerror or error}") from None
+
+
+def add_classes(folder: Path, names: Sequence[str]) -> ProjectSettings:
+    """Append classes to the project's list (the ones it has keep their place) and save it."""
+    settings = load_settings(folder)
+    merged = list(dict.fromkeys([*settings.classes, *names]))
+    if merged != settings.classes:
+        settings = ProjectSettings(merged, settings.split_seed, settings.split_ratios)
+        save_settings(folder, settings)
+    return settings
