@@ -10,6 +10,7 @@ chosen object is labelled on it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ class Instance:
     box: Box
     area: int
     score: float
+    model: str = ""  # the model that made the mask ("" in sessions older than the record)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,32 @@ class Selection:
         """The instances on `frame`, by object id."""
         return self.instances.get(frame, [])
 
+    def models(self) -> Counter[str]:
+        """How many of the written masks each model made."""
+        return Counter(i.model for frame in self.frames for i in self.at(frame))
+
+
+def describe_models(models: Mapping[str, int]) -> str:
+    """Which models made the labels, most masks first: "labels by sam2.1-tiny (37 masks), sam2.1-large (3 masks)".
+
+    A mask without a model (a session older than the record) counts as "an unrecorded model".
+    """
+    if not models:
+        return "no masks"
+    parts = [
+        f"{name or 'an unrecorded model'} ({count} mask{'s' if count != 1 else ''})"
+        for name, count in sorted(models.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return "labels by " + ", ".join(parts)
+
+
+class StaleFramesError(ExportError):
+    """The chosen frames hold stale labels and the options do not include them."""
+
+
+class NothingLabelledError(ExportError):
+    """No chosen frame is labelled."""
+
 
 def frame_name(frame: int) -> str:
     """The file stem of a frame image, 0-based like every frame index inside sam2tui: "frame_000123"."""
@@ -126,7 +154,7 @@ def select(store: SessionStore, options: ExportOptions) -> Selection:
     counts = count_states(states)
     stale = counts[LabelState.STALE]
     if stale and not options.include_stale:
-        raise ExportError(
+        raise StaleFramesError(
             store.path,
             f"{_frames(stale)} stale (tracked from prompts that changed since): re-track them, "
             "or export them on purpose (--include-stale)",
@@ -141,7 +169,9 @@ def select(store: SessionStore, options: ExportOptions) -> Selection:
         if state is LabelState.ABSENT or (state in _WRITTEN and (frame, obj_id) in results)
     }
     if not labelled:
-        raise ExportError(store.path, f"nothing to export: no chosen frame is labelled ({counts.describe()})")
+        raise NothingLabelledError(
+            store.path, f"nothing to export: no chosen frame is labelled ({counts.describe()})"
+        )
     category_ids = {obj.obj_id: categories.index(obj.class_name) + 1 for obj in objects}
     instances: dict[int, list[Instance]] = {}
     for (frame, obj_id), state in sorted(labelled.items()):
@@ -198,7 +228,9 @@ def _instance(session: Path, result: FrameResult, category_id: int) -> Instance:
         raise ExportError(
             session, f"object {result.obj_id} on frame {result.frame}: area {result.area} but an empty mask"
         )
-    return Instance(result.frame, result.obj_id, category_id, result.rle, box, result.area, result.score)
+    return Instance(
+        result.frame, result.obj_id, category_id, result.rle, box, result.area, result.score, result.model
+    )
 
 
 def _chosen_objects(

@@ -1,21 +1,28 @@
 """`sam2tui export SESSION --format F --out PATH [--frames A:B] [--objects 1,2] [--every K] [--include-stale]
-[--video PATH]`."""
+[--video PATH]`, and `sam2tui export DIR ...` for a project's dataset (export/dataset.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
 from sam2tui.errors import ExportError
 from sam2tui.export import FORMATS, REGISTRY, ExportOptions, FormatProgress, export_to_folder
+from sam2tui.export._selection import describe_models
+from sam2tui.export.dataset import ClipProgress, export_dataset
+from sam2tui.session.project import ProjectSettings
 from sam2tui.session.store import SessionStore
 from sam2tui.video import VideoSource, parse_frame_range
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session", help="the session file (VIDEO.sam2tui)")
+    parser.add_argument(
+        "session", help="the session file (VIDEO.sam2tui), or a project folder of clips (one dataset of all)"
+    )
     parser.add_argument(
         "--format",
         "-f",
@@ -41,9 +48,80 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the video, where it is not where the session says (yolo writes frames)",
     )
+    parser.add_argument(
+        "--split",
+        metavar="TRAIN,VAL,TEST",
+        help="a project's yolo split ratios by clip, e.g. 0.8,0.2,0.0 (default: the project file's)",
+    )
+    parser.add_argument(
+        "--split-seed",
+        metavar="N",
+        type=int,
+        help="the seed of a project's split (default: the project file's)",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if Path(args.session).is_dir():
+        return run_dataset_export(args)
+    return run_session_export(args)
+
+
+def run_dataset_export(args: argparse.Namespace) -> int:
+    """Every clip of the project folder in one dataset per format; exit 2 when a clip failed."""
+    for option in ("frames", "objects", "video"):
+        if getattr(args, option) is not None:
+            raise ExportError(args.session, f"--{option} chooses within one clip; export that clip's session")
+    formats = list(dict.fromkeys(args.format))
+    ratios = parse_split(args.split)
+    options = ExportOptions(every=args.every, include_stale=args.include_stale)
+    failed: dict[str, str] = {}
+    for fmt in formats:
+        out = Path(args.out) / REGISTRY[fmt].default_name if len(formats) > 1 else Path(args.out)
+        started = time.perf_counter()
+        report = export_dataset(
+            Path(args.session),
+            fmt,
+            out,
+            options=options,
+            split_seed=args.split_seed,
+            split_ratios=ratios,
+            progress=_clip_progress(fmt),
+        )
+        for clip in report.clips:
+            if clip.status == "failed":
+                failed[clip.name] = clip.message
+            elif clip.status != "exported":
+                print(f"{fmt}: skipped {clip.name} ({clip.status})")
+        splits = Counter(clip.split for clip in report.exported if clip.split)
+        by_split = f", {', '.join(f'{n} {s}' for s, n in splits.items())}" if splits else ""
+        frames = sum(clip.frames for clip in report.exported)
+        print(
+            f"{fmt}: wrote {out} ({len(report.exported)} clips{by_split}, {frames} frames, "
+            f"{describe_models(report.models)}) in {time.perf_counter() - started:.1f} s"
+        )
+    for name, message in failed.items():
+        print(f"sam2tui: export: {name} failed: {message}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def parse_split(text: str | None) -> tuple[float, float, float] | None:
+    """ "0.8,0.2,0.0" -> (0.8, 0.2, 0.0); None -> None (the project file's)."""
+    if text is None:
+        return None
+    try:
+        ratios = tuple(float(part) for part in text.split(","))
+        ProjectSettings(split_ratios=ratios)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise ExportError(
+            f"--split {text}", f"expected train,val,test ratios, e.g. 0.8,0.2,0.0 ({error})"
+        ) from None
+    return ratios  # type: ignore[return-value]
+
+
+def run_session_export(args: argparse.Namespace) -> int:
+    if args.split is not None or args.split_seed is not None:
+        raise ExportError(args.session, "--split and --split-seed split a project's clips; give its folder")
     formats = list(dict.fromkeys(args.format))
     obj_ids = parse_objects(args.objects)
     with ExitStack() as stack:
@@ -98,6 +176,18 @@ def _open_video(path: str | None, store: SessionStore) -> VideoSource:
             f"{store.fingerprint.describe()}",
         )
     return video
+
+
+def _clip_progress(fmt: str) -> ClipProgress | None:
+    """Clips read, on stderr, where a person watches it; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(name: str, done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{fmt}: read {done}/{total} clips ({name})\033[K", end=end, file=sys.stderr, flush=True)
+
+    return show
 
 
 def _progress() -> FormatProgress | None:

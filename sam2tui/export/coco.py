@@ -5,6 +5,7 @@
 - `annotations`: one per object per frame where its mask is not empty; `segmentation` is the compressed RLE
   with `str` counts (what pycocotools writes), `bbox` the tight box [x, y, w, h], `area` the pixel count,
   `iscrowd` 0, `track_id` the object id, `video_id` 1.
+- `info.contributor` says which models made the masks ("labels by sam2.1-tiny (37 masks)").
 - `categories`: the session's class list, in its order (see `SessionStore.classes`); `videos`: the one video.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from sam2tui import __version__
 from sam2tui.export._io import write_json
-from sam2tui.export._selection import FrameSource, Progress, Selection, frame_name
+from sam2tui.export._selection import FrameSource, Progress, Selection, describe_models, frame_name
 
 VIDEO_ID = 1
 
@@ -55,12 +56,20 @@ def document(selection: Selection, progress: Progress) -> dict[str, Any]:
             )
         progress(done, len(selection.frames))
     return {
-        "info": {"description": f"{selection.video_name}, exported by sam2tui {__version__}"},
+        "info": info(selection),
         "licenses": [],
         "videos": [video_entry(selection)],
         "images": images,
         "annotations": annotations,
         "categories": categories(selection),
+    }
+
+
+def info(selection: Selection) -> dict[str, Any]:
+    """COCO's `info`: what was exported, by which sam2tui, and which models made the labels."""
+    return {
+        "description": f"{selection.video_name}, exported by sam2tui {__version__}",
+        "contributor": describe_models(selection.models()),
     }
 
 

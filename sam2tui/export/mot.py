@@ -4,7 +4,9 @@
 `frame,id,x,y,w,h,1,class,visibility` with 1-based frames (frame index + 1) and the object id (1-based
 already), the tight box in pixels with 1-based x, y (MOT's MATLAB convention: py-motmetrics subtracts 1 on
 reading), the "consider" flag 1, the 1-based category index, and visibility 1. The images folder named by
-`imDir` is not written (the sequence refers to the video's frames).
+`imDir` is not written (the sequence refers to the video's frames). `frameRate` is a whole number, as
+MOTChallenge's are (the video's rate rounded); `labelsBy`, sam2tui's own key, says which models made the
+masks.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sam2tui.export._io import replacing_folder
-from sam2tui.export._selection import FrameSource, Instance, Progress, Selection
+from sam2tui.export._selection import FrameSource, Instance, Progress, Selection, describe_models
 
 IMAGE_FOLDER = "img1"
 
@@ -39,9 +41,10 @@ def seqinfo(selection: Selection, name: str) -> str:
         "[Sequence]\n"
         f"name={name}\n"
         f"imDir={IMAGE_FOLDER}\n"
-        f"frameRate={video.fps:g}\n"
+        f"frameRate={max(1, round(video.fps))}\n"
         f"seqLength={video.frame_count}\n"
         f"imWidth={video.width}\n"
         f"imHeight={video.height}\n"
         "imExt=.jpg\n"
+        f"labelsBy={describe_models(selection.models())}\n"
     )

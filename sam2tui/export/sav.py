@@ -14,6 +14,7 @@ facebookresearch/sam2 specifies for its `{video_id}_manual.json` files (the form
   first mask, `masklet_frame_count` the annotated frames that are not `null`, and the sizes are in pixels
   over the frames where the object is visible. `masklet_edited_frame_count` is 0: an export reads results,
   not which frames were prompted. `video_environment` is empty (sam2tui does not know "Indoor"/"Outdoor").
+- `labels_by`, sam2tui's own key, says which models made the masks ("labels by sam2.1-large (80 masks)").
 - `video_id` is the video's file name without its extension; to load it with SA-V's `SAVDataset`, name the
   file `{video_id}_manual.json` beside `{video_id}.mp4`.
 """
@@ -30,7 +31,7 @@ import numpy as np
 
 from sam2tui import masks
 from sam2tui.export._io import write_json
-from sam2tui.export._selection import FrameSource, Progress, Selection
+from sam2tui.export._selection import FrameSource, Progress, Selection, describe_models
 from sam2tui.values import Rle
 
 SMALL, MEDIUM = 32**2, 96**2  # SA-V's size buckets, in pixels
@@ -82,6 +83,7 @@ def document(selection: Selection, progress: Progress) -> dict[str, Any]:
         "masklet_type": ["manual"] * len(objects),
         "masklet_stability_score": None,
         "masklet_num": len(objects),
+        "labels_by": describe_models(selection.models()),  # not SA-V's: which models made the masks
     }
 
 

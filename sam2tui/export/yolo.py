@@ -1,5 +1,6 @@
 """YOLO datasets (Ultralytics layout): `images/` with the frames as JPEG, `labels/` with one text file per
-image, and `data.yaml` naming the classes.
+image, and `data.yaml` naming the classes
+(its first line, a comment, says which models made the labels).
 
 Every exported frame gets an image and a label file (empty when no object is on it: a background image).
 Lines are `class cx cy w h` (detection: one line per object) or `class x1 y1 x2 y2 ...` (segmentation),
@@ -23,7 +24,14 @@ import numpy as np
 from sam2tui import masks
 from sam2tui.errors import ExportError
 from sam2tui.export._io import replacing_folder
-from sam2tui.export._selection import FrameSource, Instance, Progress, Selection, frame_name
+from sam2tui.export._selection import (
+    FrameSource,
+    Instance,
+    Progress,
+    Selection,
+    describe_models,
+    frame_name,
+)
 
 JPEG_QUALITY = 95
 
@@ -43,15 +51,19 @@ def segmentation_lines(instance: Instance, width: int, height: int) -> list[str]
 
 
 def data_yaml(selection: Selection) -> str:
-    # JSON strings are valid YAML scalars, so any class name is quoted correctly.
-    names = "\n".join(f"  {index}: {json.dumps(name)}" for index, name in enumerate(selection.categories))
-    return (
-        f"# {json.dumps(selection.video_name)} exported by sam2tui\n"
-        "train: images\n"
-        "val: images\n"
-        f"nc: {len(selection.categories)}\n"
-        f"names:\n{names}\n"
+    return yaml_text(
+        f"{json.dumps(selection.video_name)} exported by sam2tui; {describe_models(selection.models())}",
+        selection.categories,
+        {"train": "images", "val": "images"},
     )
+
+
+def yaml_text(comment: str, categories: list[str], splits: dict[str, str]) -> str:
+    """data.yaml: a comment line, the split folders (relative to data.yaml's folder) and the class names."""
+    # JSON strings are valid YAML scalars, so any class name is quoted correctly.
+    names = "\n".join(f"  {index}: {json.dumps(name)}" for index, name in enumerate(categories))
+    folders = "".join(f"{split}: {folder}\n" for split, folder in splits.items())
+    return f"# {comment}\n{folders}nc: {len(categories)}\nnames:\n{names}\n"
 
 
 def write_detection(
@@ -66,6 +78,11 @@ def write_segmentation(
     return _write(selection, out, video, progress, segmentation_lines, "yolo-seg")
 
 
+def lines_for(fmt: str) -> LabelLines:
+    """The label lines of "yolo" (boxes) or "yolo-seg" (polygons)."""
+    return segmentation_lines if fmt == "yolo-seg" else detection_lines
+
+
 def _write(
     selection: Selection,
     out: Path,
@@ -76,22 +93,37 @@ def _write(
 ) -> list[Path]:
     if video is None:
         raise ExportError(out, f"{fmt} writes the frames as images and needs the video")
-    written = [out / "data.yaml"]
     with replacing_folder(out, f"{fmt} export of {selection.video_name}") as folder:
-        (folder / "images").mkdir()
-        (folder / "labels").mkdir()
         (folder / "data.yaml").write_text(data_yaml(selection), encoding="utf-8")
-        for done, frame in enumerate(selection.frames, 1):
-            name = frame_name(frame)
-            _write_jpeg(folder / "images" / f"{name}.jpg", video.frame(frame), selection)
-            lines = [
-                line + "\n"
-                for i in selection.at(frame)
-                for line in lines_of(i, selection.width, selection.height)
-            ]
-            (folder / "labels" / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
-            written += [out / "images" / f"{name}.jpg", out / "labels" / f"{name}.txt"]
-            progress(done, len(selection.frames))
+        written = write_frames(selection, folder / "images", folder / "labels", video, progress, lines_of)
+    return [out / "data.yaml", *(out / path.relative_to(folder) for path in written)]
+
+
+def write_frames(
+    selection: Selection,
+    images: Path,
+    labels: Path,
+    video: FrameSource,
+    progress: Progress,
+    lines_of: LabelLines,
+    prefix: str = "",
+) -> list[Path]:
+    """Each exported frame as `images/<prefix>frame_000123.jpg` and its `labels/<prefix>frame_000123.txt`
+    (the folders are made); returns the paths written, image then label, frame by frame."""
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for done, frame in enumerate(selection.frames, 1):
+        name = prefix + frame_name(frame)
+        _write_jpeg(images / f"{name}.jpg", video.frame(frame), selection)
+        lines = [
+            line + "\n"
+            for i in selection.at(frame)
+            for line in lines_of(i, selection.width, selection.height)
+        ]
+        (labels / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
+        written += [images / f"{name}.jpg", labels / f"{name}.txt"]
+        progress(done, len(selection.frames))
     return written
 
 

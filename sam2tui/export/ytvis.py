@@ -4,7 +4,7 @@
 the per-frame lists keep the video's length; each annotation has `segmentations` (compressed RLE with `str`
 counts, None where the object has no mask: absent, lost, or not labelled on that frame), `bboxes`
 ([x, y, w, h] or None), `areas` (or None), `category_id`, `iscrowd` 0, and `id` = the object id.
-Objects with no mask on any exported frame get no annotation.
+Objects with no mask on any exported frame get no annotation. `info` is COCO's (coco.info: which models).
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sam2tui import __version__
 from sam2tui.export._io import write_json
 from sam2tui.export._selection import FrameSource, Instance, Progress, Selection
-from sam2tui.export.coco import categories
+from sam2tui.export.coco import categories, info
 
 VIDEO_ID = 1
 
@@ -39,7 +38,7 @@ def document(selection: Selection, progress: Progress) -> dict[str, Any]:
             track["areas"][index] = instance.area
         progress(index + 1, count)
     return {
-        "info": {"description": f"{selection.video_name}, exported by sam2tui {__version__}"},
+        "info": info(selection),
         "licenses": [],
         "videos": [
             {

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sam2tui.errors import InputError
-from sam2tui.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from sam2tui.session.store import SESSION_SUFFIX, default_session_path, user_data_dir
+from sam2tui.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoSource
 
 PROJECT_FILE = "sam2tui-project.json"
 EXPORT_MARKER = ".sam2tui-export"
@@ -67,6 +70,7 @@ class ProjectSettings:
     classes: list[str] = field(default_factory=list)
     split_seed: int = 0
     split_ratios: tuple[float, float, float] = DEFAULT_RATIOS  # train, val, test
+    exported: dict[str, str] = field(default_factory=dict)  # clip name -> when a dataset export last wrote it
 
     def __post_init__(self) -> None:
         if len(self.split_ratios) != len(SPLITS) or any(r < 0 for r in self.split_ratios):
@@ -104,7 +108,15 @@ def load_settings(folder: Path) -> ProjectSettings:
         seed = split.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ValueError("`split.seed` must be a whole number")
-        return ProjectSettings(list(dict.fromkeys(classes)), seed, tuple(float(r) for r in ratios))  # type: ignore[arg-type]
+        exported = document.get("exported", {})
+        if not isinstance(exported, dict) or not all(isinstance(v, str) for v in exported.values()):
+            raise ValueError("`exported` must map clip names to times")
+        return ProjectSettings(
+            list(dict.fromkeys(classes)),
+            seed,
+            tuple(float(r) for r in ratios),  # type: ignore[arg-type]
+            dict(exported),
+        )
     except (ValueError, AttributeError, TypeError) as error:
         raise InputError(path, f"not a sam2tui project file: {error}") from None
 
@@ -115,6 +127,7 @@ def save_settings(folder: Path, settings: ProjectSettings) -> None:
     document = {
         "classes": settings.classes,
         "split": {"seed": settings.split_seed, "ratios": list(settings.split_ratios)},
+        "exported": settings.exported,
     }
     try:
         handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -135,6 +148,60 @@ def add_classes(folder: Path, names: Sequence[str]) -> ProjectSettings:
     settings = load_settings(folder)
     merged = list(dict.fromkeys([*settings.classes, *names]))
     if merged != settings.classes:
-        settings = ProjectSettings(merged, settings.split_seed, settings.split_ratios)
+        settings = replace(settings, classes=merged)
         save_settings(folder, settings)
     return settings
+
+
+def record_export(folder: Path, clips: Sequence[str], when: datetime) -> None:
+    """Note in the project file that a dataset export wrote these clips (the project screen shows it)."""
+    settings = load_settings(folder)
+    stamp = when.astimezone(timezone.utc).isoformat(timespec="seconds")
+    save_settings(folder, replace(settings, exported={**settings.exported, **dict.fromkeys(clips, stamp)}))
+
+
+def split_clips(names: Sequence[str], seed: int, ratios: tuple[float, float, float]) -> dict[str, str]:
+    """Each clip's split (train / val / test): whole clips, never frames of one clip in two splits.
+
+    The names are shuffled by `seed` (the same names and seed give the same split on every machine) and
+    cut by the ratios, rounded; a split with a ratio above 0 gets at least one clip while another split
+    has more than one, so a small project still has a val set.
+    """
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    total = sum(ratios)
+    counts = [round(len(order) * r / total) for r in ratios]
+    counts[0] = len(order) - sum(counts[1:])  # rounding's leftovers go to train
+    for index, ratio in enumerate(ratios):
+        while ratio > 0 and counts[index] == 0 and max(counts) > 1:
+            counts[counts.index(max(counts))] -= 1
+            counts[index] += 1
+    while counts[0] < 0:  # more rounded up than there are clips: take them back from the last splits
+        donor = max(range(1, len(counts)), key=lambda i: counts[i])
+        counts[donor] -= 1
+        counts[0] += 1
+    split: dict[str, str] = {}
+    start = 0
+    for name, count in zip(SPLITS, counts, strict=True):
+        split.update(dict.fromkeys(order[start : start + count], name))
+        start += count
+    return split
+
+
+def find_session(clip: Path) -> Path | None:
+    """The clip's session file, where `default_session_path` puts it; None when the clip has none yet.
+
+    The session beside the clip is found without reading the video; the one in the user data folder
+    (for a clip in an unwritable folder) is named by the video's digest, so the clip is opened only when
+    that folder holds sessions.
+    VideoError when it must be and cannot.
+    """
+    beside = clip.with_name(clip.name + SESSION_SUFFIX)
+    if beside.exists():
+        return beside
+    fallbacks = user_data_dir() / "sessions"
+    if not fallbacks.is_dir() or not any(fallbacks.glob(f"*{SESSION_SUFFIX}")):
+        return None
+    with VideoSource.open(clip) as video:
+        path = default_session_path(video.path, video.fingerprint())
+    return path if path.exists() else None
