@@ -9,15 +9,18 @@ stale ones on request). Every export is atomic: the target appears whole or an e
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from sam2tui.errors import ExportError
+from sam2tui.errors import ExportError, SessionError
 from sam2tui.export import coco, davis, mot, sav, yolo, ytvis
 from sam2tui.export._selection import ExportOptions, FrameSource, Progress, Selection, select
+from sam2tui.session.project import LAST_EXPORT_KEY
 from sam2tui.session.store import SessionStore
 
 __all__ = [
@@ -114,7 +117,15 @@ def export_to_folder(
         report = _quiet if progress is None else partial(progress, fmt)
         paths = spec.write(selection, target, video=video, progress=report)
         done.append(Exported(fmt, target, paths, selection.stale))
+    _note_export(store)
     return done
+
+
+def _note_export(store: SessionStore) -> None:
+    """Note when the session was exported (a project's screen shows it); a read-only snapshot (the
+    CLI's) cannot take the note, and the export is done either way."""
+    with contextlib.suppress(SessionError):
+        store.set_setting(LAST_EXPORT_KEY, datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def parse_export_target(text: str) -> tuple[str, Path]:

@@ -12,13 +12,17 @@ import json
 import os
 import random
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sam2tui.errors import InputError
-from sam2tui.session.store import SESSION_SUFFIX, default_session_path, user_data_dir
+from sam2tui.errors import InputError, Sam2TuiError
+from sam2tui.session.review import flags, thresholds_from
+from sam2tui.session.states import count_states, label_states
+from sam2tui.session.store import SESSION_SUFFIX, SessionStore, default_session_path, user_data_dir
+from sam2tui.values import LabelState
 from sam2tui.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoSource
 
 PROJECT_FILE = "sam2tui-project.json"
@@ -205,3 +209,58 @@ def find_session(clip: Path) -> Path | None:
     with VideoSource.open(clip) as video:
         path = default_session_path(video.path, video.fingerprint())
     return path if path.exists() else None
+
+
+LAST_EXPORT_KEY = "last_export"
+"""The session setting where an export from the app notes when it ran (ISO 8601, UTC)."""
+
+
+@dataclass(frozen=True)
+class ClipSummary:
+    """One row of the project screen: a clip's session as it is now (`started` False: no session yet)."""
+
+    name: str
+    started: bool = False
+    frames: int = 0
+    objects: int = 0
+    labelled: int = 0  # (frame, object) pairs prompted or tracked and current
+    stale: int = 0
+    flagged: int = 0  # lost or doubtful runs (the review's flags)
+    absent: int = 0
+    models: dict[str, int] = field(default_factory=dict)  # model -> non-empty masks it made
+    exported: str = ""  # when it was last exported (ISO 8601), "" never
+    error: str = ""  # why the session could not be read
+
+
+def summarize_clip(clip: Path, exported: str = "") -> ClipSummary:
+    """The clip's counts, read from a snapshot of its session (never its writer's lock: the clip may be
+    open elsewhere). `exported` is the project file's note of its last dataset export."""
+    try:
+        session = find_session(clip)
+        if session is None:
+            return ClipSummary(clip.name, exported=exported)
+        with SessionStore.open_snapshot(session) as store:
+            frame_count = store.fingerprint.frame_count
+            counts = count_states(label_states(store, frame_count))
+            thresholds = thresholds_from(store)
+            objects = store.objects()
+            flagged = sum(
+                len(flags(store.results_by_frame(obj.obj_id), frame_count, thresholds, obj.obj_id))
+                for obj in objects
+            )
+            models = Counter(r.model for r in store.results() if not r.is_empty)
+            in_session = str(store.setting(LAST_EXPORT_KEY, "") or "")
+    except Sam2TuiError as error:
+        return ClipSummary(clip.name, started=True, error=str(error), exported=exported)
+    return ClipSummary(
+        clip.name,
+        started=True,
+        frames=frame_count,
+        objects=len(objects),
+        labelled=counts[LabelState.PROMPTED] + counts[LabelState.CURRENT],
+        stale=counts[LabelState.STALE],
+        flagged=flagged,
+        absent=counts[LabelState.ABSENT],
+        models=dict(models),
+        exported=max(exported, in_session),  # ISO 8601 in UTC: the later one sorts last
+    )

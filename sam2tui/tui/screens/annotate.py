@@ -33,7 +33,7 @@ from sam2tui.tui.screens.new_object import ObjectAnswer, ObjectScreen
 from sam2tui.tui.termcaps import TermCaps
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, make_canvas
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
-from sam2tui.tui.widgets.status_bar import StatusBar, StatusInfo
+from sam2tui.tui.widgets.status_bar import StatusBar, StatusInfo, frame_models
 from sam2tui.tui.widgets.timeline import LaneData, Timeline
 from sam2tui.values import POSITIVE, Box, BoxCorners, Direction, PromptKind
 from sam2tui.video import VideoSource
@@ -303,6 +303,7 @@ class AnnotateScreen(Screen[None]):
             flag=flag_text,
             hint="  ·  ".join(hints),
             stale=ctl.stale_count(),
+            labels=frame_models(ctl.results_on(view.frame)),
         )
 
     def _overlay(self, frame: int) -> Overlay:

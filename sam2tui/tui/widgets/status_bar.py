@@ -1,14 +1,17 @@
 """Two lines under the timeline: where you are, what a click does and why this frame is flagged; then the
-model, the renderer, how many frames are stale and the latest notice (a pending correction, why a key was
-refused, ...)."""
+model, which models made this frame's masks, the renderer, how many frames are stale and the latest notice
+(a pending correction, why a key was refused, ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual.widget import Widget
+
+from sam2tui.values import FrameResult
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,14 @@ class StatusInfo:
     flag: str = ""  # why the frame is flagged, for the selected object (or another)
     hint: str = ""  # the latest notice and the pending correction
     stale: int = 0  # (frame, object) pairs tracked from prompts that changed since
+    labels: str = ""  # which models made this frame's masks (`frame_models`)
+
+
+def frame_models(results: Iterable[FrameResult]) -> str:
+    """Which models made a frame's masks: "masks by sam2.1-large" ("" when it has none); a mask stored
+    before sessions recorded models is "unrecorded"."""
+    models = sorted({r.model or "unrecorded" for r in results if not r.is_empty})
+    return f"masks by {', '.join(models)}" if models else ""
 
 
 class StatusBar(Widget):
@@ -65,4 +76,6 @@ class StatusBar(Widget):
             second.append_text(Text.assemble(sep, (f"{info.stale} stale", flag)))
         if info.hint:
             second.append_text(Text.assemble(sep, (info.hint, "")))
+        if info.labels:  # last: the notices matter more where the line is short
+            second.append_text(Text.assemble(sep, (info.labels, dim)))
         return Text("\n", no_wrap=True, overflow="ellipsis").join([first, second])
