@@ -14,6 +14,7 @@ from textual.widgets import DataTable
 from sam2tui.cli import main
 from sam2tui.engine.options import TEST_TRACKER_ENV
 from sam2tui.engine.tracker import result_from_mask
+from sam2tui.export import export_to_folder
 from sam2tui.session.project import (
     LAST_EXPORT_KEY,
     ProjectSettings,
@@ -182,3 +183,14 @@ def test_a_folder_without_clips_or_a_damaged_project_file_is_one_line(
     assert "not a sam2tui project file" in err and len(err.splitlines()) == 1
     assert main([str(folder / "a")]) == 2  # a frame folder stays one clip (here: no terminal)
     assert "needs a terminal" in capsys.readouterr().err
+
+
+def test_an_export_from_the_app_notes_when_it_ran_and_a_snapshot_export_still_works(
+    project: Path, tmp_path: Path
+) -> None:
+    with SessionStore.open_snapshot(project / "b.sam2tui") as snapshot:  # the CLI's: nothing to note in
+        export_to_folder(snapshot, ["coco"], tmp_path / "cli")
+    assert summarize_clip(project / "b").exported == "2026-01-02T03:04:05+00:00"
+    with SessionStore.open(project / "b.sam2tui") as store:  # the app's dialog: a writable session
+        export_to_folder(store, ["coco"], tmp_path / "app")
+    assert summarize_clip(project / "b").exported > "2026-01-02T03:04:05+00:00"

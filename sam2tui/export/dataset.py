@@ -186,16 +186,15 @@ def _rebased(selection: Selection, categories: list[str]) -> Selection:
 
 
 def _sequence_names(clips: list[Path]) -> dict[str, str]:
-    """A clip's name in the dataset: a video's stem, a frame folder's name; the whole name where two stems
-    would clash ("a.mp4" and "a.mov")."""
-    stems = Counter(c.stem if c.is_file() else c.name for c in clips)
+    """A clip's name in the dataset: a video's stem, a frame folder's name; a video's whole name where two
+    clips would share one ("a.mp4" and "a.mov" become "a_mp4" and "a_mov")."""
+
+    def short(clip: Path) -> str:
+        return clip.stem if clip.is_file() else clip.name
+
+    uses = Counter(short(c) for c in clips)
     return {
-        c.name: c.stem
-        if c.is_file() and stems[c.stem] == 1
-        else c.name.replace(".", "_")
-        if c.is_file()
-        else c.name
-        for c in clips
+        c.name: c.name.replace(".", "_") if c.is_file() and uses[short(c)] > 1 else short(c) for c in clips
     }
 
 
