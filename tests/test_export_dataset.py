@@ -335,3 +335,15 @@ def test_the_dataset_export_of_a_generated_project_takes_little_time(tmp_path: P
             scenario.video.close()
     print(f"dataset export of 8 clips, 6 formats: {elapsed:.2f} s")
     assert elapsed < 60
+
+
+def test_yolo_lists_a_clip_whose_video_changed_and_writes_the_others(
+    project: Project, tmp_path: Path, capsys
+) -> None:
+    frame = project.folder / "c_frames" / "00000.png"
+    Image.fromarray(np.zeros((HEIGHT, WIDTH, 3), np.uint8)).save(frame)  # the fingerprint's first frame
+    code = main(["export", str(project.folder), "-f", "yolo", "-o", str(tmp_path / "y"), "--split", "1,0,0"])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and line.startswith("sam2tui: export: c_frames failed: ") and "changed" in line
+    written = {p.name.split("_frame_")[0] for p in (tmp_path / "y" / "images" / "train").iterdir()}
+    assert written == {"a_frames", "b_frames"}

@@ -88,10 +88,9 @@ def run_dataset_export(args: argparse.Namespace) -> int:
             split_ratios=ratios,
             progress=_clip_progress(fmt),
         )
+        failed.update((clip.name, clip.message) for clip in report.failed)
         for clip in report.clips:
-            if clip.status == "failed":
-                failed[clip.name] = clip.message
-            elif clip.status != "exported":
+            if clip.status not in ("exported", "failed"):
                 print(f"{fmt}: skipped {clip.name} ({clip.status})")
         splits = Counter(clip.split for clip in report.exported if clip.split)
         by_split = f", {', '.join(f'{n} {s}' for s, n in splits.items())}" if splits else ""

@@ -145,7 +145,9 @@ def export_dataset(
         if progress is not None:
             progress(clip.name, done, len(clips))
     if not read:
-        raise ExportError(folder, "nothing to export: no clip of the project has labelled frames")
+        failed = [c for c in outcomes.values() if c.status == "failed"]
+        detail = f" ({len(failed)} failed; the first: {failed[0].message})" if failed else ""
+        raise ExportError(folder, f"nothing to export: no clip of the project has labelled frames{detail}")
     categories = list(dict.fromkeys([*settings.classes, *(c for r in read for c in r.selection.categories)]))
     for item in read:
         item.selection = _rebased(item.selection, categories)
