@@ -32,6 +32,8 @@ from sam2tui.values import Prompt
 from sam2tui.video import VideoSource
 from tests.fixtures_tui import WIDE_CLIP, screen_text, settle, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
+from tests.test_tmux import sam2tui_command
+from tests.tmux_driver import Tmux, needs_tmux
 
 SIZE = (120, 32)
 FRAMES = 6
@@ -194,3 +196,28 @@ def test_an_export_from_the_app_notes_when_it_ran_and_a_snapshot_export_still_wo
     with SessionStore.open(project / "b.sam2tui") as store:  # the app's dialog: a writable session
         export_to_folder(store, ["coco"], tmp_path / "app")
     assert summarize_clip(project / "b").exported > "2026-01-02T03:04:05+00:00"
+
+
+@pytest.mark.tmux
+@needs_tmux
+def test_sam2tui_dir_in_a_real_terminal(tmux: Tmux, project: Path, tmp_path: Path) -> None:
+    """The installed command on a project folder: the list, a clip, the next clip, back, quit."""
+    classes = tmp_path / "classes.txt"
+    classes.write_text("truck\n")
+    command = " ".join([*sam2tui_command(), str(project), "--render", "halfblock", "--classes", str(classes)])
+    tmux.start(
+        f"{command}; echo SAM2TUI_EXIT=$?; sleep 60",
+        SAM2TUI_TEST_TRACKER="tests.scripted_tracker:make_tracker",
+    )
+    tmux.wait_screen(lambda s: "not started" in s and "sam2.1-tiny" in s, "the project's rows")
+    tmux.keys("Enter")
+    tmux.wait_screen(lambda s: "ready on cpu" in s, "clip a's model to be ready")
+    tmux.click(30, 12)
+    tmux.wait_screen(lambda s: "object 1  car" in s, "object 1 (the project's first class) after the click")
+    tmux.keys(">")
+    tmux.wait_screen(lambda s: "ready on cpu" in s and "object 1  person" in s, "clip b, with its object")
+    tmux.keys("Escape")
+    tmux.wait_screen(lambda s: "scripted" in s and "not started" in s, "the project again, a's row read anew")
+    tmux.keys("q")
+    tmux.wait_screen(lambda s: "SAM2TUI_EXIT=0" in s, "the app to quit cleanly")
+    assert load_settings(project).classes[:3] == ["car", "person", "truck"]
