@@ -66,10 +66,12 @@ from sam2tui.values import (
     Prompt,
     ReviewThresholds,
     TrackedObject,
+    default_color,
 )
 
 Layer = Literal["masks", "boxes", "points"]  # what the canvas draws over the frame, each shown or hidden
 PLACE_KEY = "view.place"  # the session setting with where the user left off: frame, object, zoom
+OBJECT_VIEW_KEY = "view.objects"  # the session setting with the hidden objects and the solo one
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,10 @@ class AnnotationController:
         self._last_class = self._objects[-1].class_name if self._objects else ""
         self.zoom = Zoom()  # what the canvas showed last (the screen tells); stored on quit
         self._resume()
+        self.hidden: set[int] = set()  # objects whose overlay is hidden (a view setting: exports keep them)
+        self.solo: int | None = None  # the one object shown, when set
+        self.locked: set[int] = store.locked_objects()  # no edit reaches them; propagation keeps their masks
+        self._resume_object_view()
 
     # ---- queries ----
 
@@ -330,6 +336,8 @@ class AnnotationController:
             return False
         if self._refuse_while_busy("remove an object") or self.object(obj_id) is None:
             return False
+        if self._refuse_locked(obj_id, "removed"):
+            return False
         self.history.remove_object(obj_id)
         self.engine.submit(RemoveObject(obj_id))
         self._forget(obj_id)
@@ -397,7 +405,7 @@ class AnnotationController:
         if self._refuse_while_busy("prompt"):
             return False
         obj = self.selected or (self._objects[0] if self._objects else self.new_object())
-        if obj is None:
+        if obj is None or self._refuse_locked(obj.obj_id, "prompted"):
             return False
         self.view.selected = obj.obj_id
         self.history.add_prompt(make(self.view.frame, obj.obj_id))
@@ -421,7 +429,9 @@ class AnnotationController:
         if obj is None:
             self.notice = "no object selected"
             return False
-        if self._refuse_while_busy("mark an object absent"):
+        if self._refuse_while_busy("mark an object absent") or self._refuse_locked(
+            obj.obj_id, "marked absent"
+        ):
             return False
         here = self.view.frame
         span = range(here, min(self.frame_count, here + max(1, frames)))
@@ -447,7 +457,11 @@ class AnnotationController:
     def clear_frame(self) -> bool:
         """Remove the selected object's prompts on the current frame."""
         obj = self.selected
-        if obj is None or self._refuse_while_busy("clear prompts"):
+        if (
+            obj is None
+            or self._refuse_while_busy("clear prompts")
+            or self._refuse_locked(obj.obj_id, "cleared")
+        ):
             return False
         frame = self.view.frame
         if not self.store.prompts(frame=frame, obj_id=obj.obj_id):
@@ -526,7 +540,7 @@ class AnnotationController:
         for way in ways:
             reach = Propagate(here, way, max_frames).frames_in(self.frame_count)
             span = range(here, here + reach) if way is Direction.FORWARD else range(here, here - reach, -1)
-            edge = self._lanes.start_of_tracking(span)
+            edge = self._lanes.start_of_tracking(span, skip=self.locked)
             if edge is not None:
                 starts[way] = edge
         if direction is Direction.BOTH and starts == {Direction.FORWARD: here, Direction.BACKWARD: here}:
@@ -545,7 +559,7 @@ class AnnotationController:
         """Re-track the spans of the pending corrections (`r`)."""
         if self._refuse_while_busy("re-propagate"):
             return False
-        pending = self.pending
+        pending = [correction for correction in self.pending if correction.obj_id not in self.locked]
         if not pending:
             self.notice = "no correction to re-propagate"
             return False
@@ -632,6 +646,146 @@ class AnnotationController:
             return True
         return False
 
+    # ---- per object: hide, solo, lock ----
+
+    def shows(self, obj_id: int) -> bool:
+        """Whether the object's overlay is drawn: only the solo object when there is one, else all not hidden."""
+        return obj_id == self.solo if self.solo is not None else obj_id not in self.hidden
+
+    @saves
+    def hide_object(self) -> bool:
+        """Hide or show the selected object's overlay (a view setting: exports keep it); True when hidden."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        hidden = obj.obj_id not in self.hidden
+        self.hidden ^= {obj.obj_id}
+        self._save_object_view()
+        solo = f" (object {self.solo} is solo)" if self.solo is not None else ""
+        self.notice = f"object {obj.obj_id} {'hidden' if hidden else 'shown'}{solo}"
+        return hidden
+
+    @saves
+    def solo_object(self) -> bool:
+        """Show only the selected object's overlay, or every object again; True when solo."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        self.solo = None if self.solo == obj.obj_id else obj.obj_id
+        self._save_object_view()
+        self.notice = f"only object {obj.obj_id} shown" if self.solo else "every object shown"
+        return self.solo is not None
+
+    @saves
+    def lock_object(self) -> bool:
+        """Lock or unlock the selected object: a locked one takes no edit, and propagation keeps its stored
+        masks as they are; True when locked."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        locked = obj.obj_id not in self.locked
+        self.store.set_locked(obj.obj_id, locked)
+        self.locked ^= {obj.obj_id}
+        self.notice = f"object {obj.obj_id} {'locked: no edit reaches it' if locked else 'unlocked'}"
+        return locked
+
+    def _refuse_locked(self, obj_id: int | None, what: str) -> bool:
+        if obj_id in self.locked:
+            self.notice = f"object {obj_id} is locked: it cannot be {what} (unlock it first)"
+            return True
+        return False
+
+    def _resume_object_view(self) -> None:
+        view = self.store.setting(OBJECT_VIEW_KEY)
+        if not isinstance(view, dict):
+            return
+        try:
+            hidden = {int(obj_id) for obj_id in view["hidden"]}
+            solo = None if view["solo"] is None else int(view["solo"])
+        except (KeyError, TypeError, ValueError):
+            return  # a damaged setting: show every object
+        self.hidden, self.solo = hidden, solo
+
+    def _save_object_view(self) -> None:
+        self.store.set_setting(OBJECT_VIEW_KEY, {"hidden": sorted(self.hidden), "solo": self.solo})
+
+    # ---- identity edits: swap, merge, split ----
+
+    @saves
+    def swap_objects(self, other: int | None) -> bool:
+        """Exchange the identities of the selected object and `other` from the current frame on."""
+        obj = self._identity_subject("swap", "swapped", other)
+        if obj is None or other is None:
+            return False
+        here = self.view.frame
+        self.history.swap_objects(obj.obj_id, other, here)
+        self._identity_changed([obj.obj_id, other], obj.obj_id)
+        self.notice = f"objects {obj.obj_id} and {other} swapped from frame {here} on - u undoes"
+        return True
+
+    @saves
+    def merge_objects(self, target: int | None) -> bool:
+        """Merge the selected object into `target` (which is selected then); the selected one goes."""
+        obj = self._identity_subject("merge", "merged", target)
+        if obj is None or target is None:
+            return False
+        self.history.merge_objects(obj.obj_id, target, self.view.frame)
+        self._identity_changed([obj.obj_id, target], target)
+        self.notice = f"object {obj.obj_id} merged into object {target} - u undoes"
+        return True
+
+    @saves
+    def split_object(self) -> bool:
+        """Give the selected object's frames from the current one on to a new object of its class."""
+        obj = self._identity_subject("split", "split")
+        if obj is None:
+            return False
+        here = self.view.frame
+        lane = self._lanes.lane(obj.obj_id)
+        if not any(f >= here for f in (*lane.prompted, *self._lanes.tracked_frames(obj.obj_id))):
+            self.notice = f"object {obj.obj_id} has nothing on frame {here} or after it to split off"
+            return False
+        new_id = max(o.obj_id for o in self._objects) + 1
+        colour = self.palette[(new_id - 1) % len(self.palette)] if self.palette else default_color(new_id)
+        new = TrackedObject(new_id, f"object {new_id}", obj.class_name, colour)
+        self.history.split_object(obj.obj_id, here, new)
+        self._identity_changed([obj.obj_id, new_id], new_id)
+        self.notice = (
+            f"frames {here}- of object {obj.obj_id} are object {new_id} now"
+            f" ({self.rename_key} renames it) - u undoes"
+        )
+        return True
+
+    def _identity_subject(self, what: str, done: str, other: int | None = None) -> TrackedObject | None:
+        """The selected object, when it (and `other`, for a swap or a merge) may take part in an identity
+        edit; else None, and the notice says why."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return None
+        if self._refuse_while_busy(f"{what} objects"):
+            return None
+        if what != "split" and (other is None or other == obj.obj_id or self.object(other) is None):
+            self.notice = f"{what} needs another object"
+            return None
+        if any(self._refuse_locked(obj_id, done) for obj_id in (obj.obj_id, other)):
+            return None
+        return obj
+
+    def _identity_changed(self, obj_ids: Sequence[int], select: int) -> None:
+        """After an identity edit (or its undo): read the objects' lanes afresh, rebuild the tracker."""
+        self._lanes.forget(obj_ids)
+        self._reload_objects()
+        self._settle()
+        if self.object(select) is not None:
+            self.view.selected = select
+        elif self.object(self.view.selected) is None:
+            self.view.selected = self._objects[0].obj_id if self._objects else None
+        self.engine.submit(Replay(tuple(self.store.frame_prompts())))
+
     # ---- undo / redo ----
 
     def undo(self) -> bool:
@@ -644,6 +798,11 @@ class AnnotationController:
     def _travel(self, step: Callable[[], Edit | None], what: str) -> bool:
         if self._refuse_while_busy(what):
             return False
+        upcoming = self.history.peek(undo=what == "undo")
+        if upcoming is not None and any(
+            self._refuse_locked(obj_id, f"changed by {what}") for obj_id in (upcoming.obj_id, upcoming.other)
+        ):
+            return False
         edit: Edit | None = step()
         if edit is None:
             self.notice = f"nothing to {what}"
@@ -653,6 +812,9 @@ class AnnotationController:
         return True
 
     def _after_history(self, edit: Edit) -> None:
+        if edit.other is not None:  # an identity edit: two objects' rows changed
+            self._identity_changed([edit.obj_id, edit.other], edit.obj_id)
+            return
         exists = any(obj.obj_id == edit.obj_id for obj in self.store.objects())
         if not exists:
             self.engine.submit(RemoveObject(edit.obj_id))
