@@ -617,8 +617,9 @@ def test_a_locked_object_takes_no_edit_and_propagation_keeps_its_masks(rig: Engi
     rig.drain()
     assert rig.store.results(obj_id=1) == kept and ctl.stale_count() == 0
     assert all(r.edit_seq < rig.store.edit_seq() for r in rig.store.results(obj_id=1))
-    ctl.select(1)
-    assert not ctl.undo() is False or "locked" not in ctl.notice  # undoing object 2's click is fine
+    assert ctl.undo() and rig.store.prompted_frames(2) == [0]  # undoing object 2's click is fine
+    rig.drain()
+    assert rig.store.results(obj_id=1) == kept
     ctl.select(1)
     assert not ctl.lock_object() and ctl.locked == set()
     assert ctl.click(60, 60)
