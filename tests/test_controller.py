@@ -12,7 +12,7 @@ import pytest
 from sam2tui.engine.tracker import Idle, Propagate, PropagationDone, Replay
 from sam2tui.session.history import History
 from sam2tui.session.review import FrameState
-from sam2tui.tui.controller import PLACE_KEY, AnnotationController, Zoom
+from sam2tui.tui.controller import OBJECT_VIEW_KEY, PLACE_KEY, AnnotationController, Zoom
 from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind, ReviewThresholds
 from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
@@ -595,6 +595,11 @@ def test_hide_and_solo_are_view_settings_kept_in_the_session(rig: EngineRig) -> 
     assert (again.hidden, again.solo) == ({1}, 1)
     assert not ctl.solo_object() and "every object shown" in ctl.notice
     assert not ctl.hide_object() and ctl.shows(1)
+    ctl.select(2)
+    assert ctl.hide_object() and ctl.solo_object()
+    assert ctl.remove_object(2) and (ctl.hidden, ctl.solo) == (set(), None)  # a new object 2 is shown
+    assert rig.store.setting(OBJECT_VIEW_KEY) == {"hidden": [], "solo": None}
+    assert ctl.undo()
     assert len(rig.store.results()) == 2 * CLIP_FRAMES  # no label changed
 
 

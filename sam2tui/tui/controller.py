@@ -320,10 +320,14 @@ class AnnotationController:
         self.notice = f"object {obj.obj_id} is now {changed.name} ({changed.class_name}) - u undoes"
         return True
 
+    def _colour_of(self, obj_id: int) -> Color:
+        """A new object's colour: the palette's (settings.toml), else the default one."""
+        return self.palette[(obj_id - 1) % len(self.palette)] if self.palette else default_color(obj_id)
+
     def _apply_palette(self, obj: TrackedObject) -> TrackedObject:
         if not self.palette:
             return obj
-        colour = self.palette[(obj.obj_id - 1) % len(self.palette)]
+        colour = self._colour_of(obj.obj_id)
         if colour != obj.color:
             obj = dataclasses.replace(obj, color=colour)
             self.store.update_object(obj)
@@ -346,6 +350,7 @@ class AnnotationController:
 
     def _forget(self, obj_id: int) -> None:
         self._reload_objects()
+        self._drop_object_view()
         if self.view.selected == obj_id:
             self.view.selected = self._objects[0].obj_id if self._objects else None
 
@@ -709,6 +714,14 @@ class AnnotationController:
             return  # a damaged setting: show every object
         self.hidden, self.solo = hidden, solo
 
+    def _drop_object_view(self) -> None:
+        """Forget whether objects that are gone were hidden or solo (a later object may get their id)."""
+        ids = {obj.obj_id for obj in self._objects}
+        if self.hidden - ids or (self.solo is not None and self.solo not in ids):
+            self.hidden &= ids
+            self.solo = self.solo if self.solo in ids else None
+            self._save_object_view()
+
     def _save_object_view(self) -> None:
         self.store.set_setting(OBJECT_VIEW_KEY, {"hidden": sorted(self.hidden), "solo": self.solo})
 
@@ -749,8 +762,7 @@ class AnnotationController:
             self.notice = f"object {obj.obj_id} has nothing on frame {here} or after it to split off"
             return False
         new_id = max(o.obj_id for o in self._objects) + 1
-        colour = self.palette[(new_id - 1) % len(self.palette)] if self.palette else default_color(new_id)
-        new = TrackedObject(new_id, f"object {new_id}", obj.class_name, colour)
+        new = TrackedObject(new_id, f"object {new_id}", obj.class_name, self._colour_of(new_id))
         self.history.split_object(obj.obj_id, here, new)
         self._identity_changed([obj.obj_id, new_id], new_id)
         self.notice = (
@@ -779,6 +791,7 @@ class AnnotationController:
         """After an identity edit (or its undo): read the objects' lanes afresh, rebuild the tracker."""
         self._lanes.forget(obj_ids)
         self._reload_objects()
+        self._drop_object_view()
         self._settle()
         if self.object(select) is not None:
             self.view.selected = select
