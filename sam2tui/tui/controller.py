@@ -665,8 +665,7 @@ class AnnotationController:
             self.notice = "no object selected"
             return False
         hidden = obj.obj_id not in self.hidden
-        self.hidden ^= {obj.obj_id}
-        self._save_object_view()
+        self._set_object_view(self.hidden ^ {obj.obj_id}, self.solo)
         solo = f" (object {self.solo} is solo)" if self.solo is not None else ""
         self.notice = f"object {obj.obj_id} {'hidden' if hidden else 'shown'}{solo}"
         return hidden
@@ -678,8 +677,7 @@ class AnnotationController:
         if obj is None:
             self.notice = "no object selected"
             return False
-        self.solo = None if self.solo == obj.obj_id else obj.obj_id
-        self._save_object_view()
+        self._set_object_view(self.hidden, None if self.solo == obj.obj_id else obj.obj_id)
         self.notice = f"only object {obj.obj_id} shown" if self.solo else "every object shown"
         return self.solo is not None
 
@@ -718,12 +716,12 @@ class AnnotationController:
         """Forget whether objects that are gone were hidden or solo (a later object may get their id)."""
         ids = {obj.obj_id for obj in self._objects}
         if self.hidden - ids or (self.solo is not None and self.solo not in ids):
-            self.hidden &= ids
-            self.solo = self.solo if self.solo in ids else None
-            self._save_object_view()
+            self._set_object_view(self.hidden & ids, self.solo if self.solo in ids else None)
 
-    def _save_object_view(self) -> None:
-        self.store.set_setting(OBJECT_VIEW_KEY, {"hidden": sorted(self.hidden), "solo": self.solo})
+    def _set_object_view(self, hidden: set[int], solo: int | None) -> None:
+        """Store, then show, which objects are hidden and which one is solo (a failed write changes nothing)."""
+        self.store.set_setting(OBJECT_VIEW_KEY, {"hidden": sorted(hidden), "solo": solo})
+        self.hidden, self.solo = hidden, solo
 
     # ---- identity edits: swap, merge, split ----
 
