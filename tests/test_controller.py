@@ -632,9 +632,15 @@ def test_a_locked_object_takes_no_edit_and_propagation_keeps_its_masks(rig: Engi
 
 def test_undo_of_a_locked_objects_edit_is_refused(rig: EngineRig) -> None:
     ctl = propagated(rig).controller
+    ctl.seek(5)
+    assert ctl.click(50, 60)  # a correction: pending, offered to r ...
+    rig.drain()
+    assert ctl.pending_hint()
     assert ctl.lock_object()
+    assert ctl.pending_hint() == "" and not ctl.repropagate()  # ... but not while the object is locked
+    assert "no correction" in ctl.notice
     assert not ctl.undo() and "locked" in ctl.notice
-    assert rig.store.prompted_frames(1) == [0]
+    assert rig.store.prompted_frames(1) == [0, 5]
 
 
 def test_swap_from_this_frame_on_is_undoable(rig: EngineRig) -> None:

@@ -503,7 +503,7 @@ class AnnotationController:
         """The status-bar offer to re-propagate corrections: the latest span, and how many more."""
         if self.busy:
             return ""
-        pending = self.pending
+        pending = self._retrackable()
         if not pending:
             return ""
         more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
@@ -564,7 +564,7 @@ class AnnotationController:
         """Re-track the spans of the pending corrections (`r`)."""
         if self._refuse_while_busy("re-propagate"):
             return False
-        pending = [correction for correction in self.pending if correction.obj_id not in self.locked]
+        pending = self._retrackable()
         if not pending:
             self.notice = "no correction to re-propagate"
             return False
@@ -575,6 +575,10 @@ class AnnotationController:
         ]
         self._start_runs(commands)
         return True
+
+    def _retrackable(self) -> list[Correction]:
+        """The pending corrections `r` re-tracks: those of objects that are not locked."""
+        return [correction for correction in self.pending if correction.obj_id not in self.locked]
 
     def _start_runs(self, commands: list[Propagate]) -> None:
         first = commands[0]
