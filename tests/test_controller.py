@@ -12,7 +12,7 @@ import pytest
 from sam2tui.engine.tracker import Idle, Propagate, PropagationDone, Replay
 from sam2tui.session.history import History
 from sam2tui.session.review import FrameState
-from sam2tui.tui.controller import PLACE_KEY, AnnotationController, Zoom
+from sam2tui.tui.controller import OBJECT_VIEW_KEY, PLACE_KEY, AnnotationController, Zoom
 from sam2tui.values import NEGATIVE, POSITIVE, Direction, LabelState, PromptKind, ReviewThresholds
 from tests.fixtures_tui import CLIP_FRAMES, EngineRig, engine_rig, write_clip_folder
 from tests.scripted_tracker import ScriptedTracker
@@ -557,3 +557,143 @@ def test_quit_stores_the_place_and_a_new_controller_starts_there(rig: EngineRig)
         rig.store, History(rig.store), CLIP_FRAMES, rig.worker, thresholds=ReviewThresholds()
     )
     assert (fresh.view.frame, fresh.view.selected, fresh.zoom) == (0, 1, Zoom())
+
+
+# ---- per object: hide, solo, lock; identity edits ----
+
+
+def two_objects_propagated(rig: EngineRig) -> AnnotationController:
+    """Object 1 clicked left, object 2 right, both on frame 0, propagated over the clip."""
+    ctl = rig.controller
+    assert ctl.click(40, 60)
+    ctl.new_object("cup", "cup")
+    assert ctl.click(120, 60)
+    rig.drain()
+    assert ctl.propagate(Direction.BOTH)
+    rig.drain()
+    return ctl
+
+
+def box_x(ctl: AnnotationController, frame: int, obj_id: int) -> int:
+    result = ctl.result(frame, obj_id)
+    assert result is not None and result.box is not None
+    return result.box[0]
+
+
+def test_hide_and_solo_are_view_settings_kept_in_the_session(rig: EngineRig) -> None:
+    ctl = two_objects_propagated(rig)
+    assert ctl.shows(1) and ctl.shows(2)
+    ctl.select(1)
+    assert ctl.hide_object() and not ctl.shows(1) and ctl.shows(2) and "hidden" in ctl.notice
+    ctl.select(2)
+    assert ctl.solo_object() and ctl.shows(2) and not ctl.shows(1)
+    ctl.select(1)
+    assert ctl.solo_object() and ctl.shows(1) and not ctl.shows(2)  # solo follows the selection
+    again = AnnotationController(
+        rig.store, History(rig.store), CLIP_FRAMES, rig.worker, thresholds=ReviewThresholds()
+    )
+    assert (again.hidden, again.solo) == ({1}, 1)
+    assert not ctl.solo_object() and "every object shown" in ctl.notice
+    assert not ctl.hide_object() and ctl.shows(1)
+    ctl.select(2)
+    assert ctl.hide_object() and ctl.solo_object()
+    assert ctl.remove_object(2) and (ctl.hidden, ctl.solo) == (set(), None)  # a new object 2 is shown
+    assert rig.store.setting(OBJECT_VIEW_KEY) == {"hidden": [], "solo": None}
+    assert ctl.undo()
+    assert len(rig.store.results()) == 2 * CLIP_FRAMES  # no label changed
+
+
+def test_a_locked_object_takes_no_edit_and_propagation_keeps_its_masks(rig: EngineRig) -> None:
+    ctl = two_objects_propagated(rig)
+    ctl.select(1)
+    kept = rig.store.results(obj_id=1)
+    assert ctl.lock_object() and ctl.locked == {1} and rig.store.locked_objects() == {1}
+    prompts = rig.store.prompts()
+    ctl.seek(5)
+    assert not ctl.click(60, 60) and "locked" in ctl.notice
+    assert not ctl.mark_absent() and not ctl.clear_frame() and not ctl.remove_object(1)
+    assert not ctl.split_object() and "locked" in ctl.notice
+    assert not ctl.swap_objects(2) and not ctl.merge_objects(2)
+    assert rig.store.prompts() == prompts
+    ctl.select(2)
+    assert ctl.click(100, 60, positive=False)  # a correction of object 2 ...
+    rig.drain()
+    assert ctl.propagate(Direction.BOTH, everything=True)  # ... and everything tracked again
+    rig.drain()
+    assert rig.store.results(obj_id=1) == kept and ctl.stale_count() == 0
+    assert all(r.edit_seq < rig.store.edit_seq() for r in rig.store.results(obj_id=1))
+    assert ctl.undo() and rig.store.prompted_frames(2) == [0]  # undoing object 2's click is fine
+    rig.drain()
+    assert rig.store.results(obj_id=1) == kept
+    ctl.select(1)
+    assert not ctl.lock_object() and ctl.locked == set()
+    assert ctl.click(60, 60)
+
+
+def test_undo_of_a_locked_objects_edit_is_refused(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(5)
+    assert ctl.click(50, 60)  # a correction: pending, offered to r ...
+    rig.drain()
+    assert ctl.pending_hint()
+    assert ctl.lock_object()
+    assert ctl.pending_hint() == "" and not ctl.repropagate()  # ... but not while the object is locked
+    assert "no correction" in ctl.notice
+    assert not ctl.undo() and "locked" in ctl.notice
+    assert rig.store.prompted_frames(1) == [0, 5]
+
+
+def test_swap_from_this_frame_on_is_undoable(rig: EngineRig) -> None:
+    ctl = two_objects_propagated(rig)
+    left, right = box_x(ctl, 13, 1), box_x(ctl, 13, 2)
+    ctl.select(1)
+    ctl.seek(10)
+    assert ctl.swap_objects(2) and "swapped from frame 10" in ctl.notice
+    rig.drain()
+    assert (box_x(ctl, 13, 1), box_x(ctl, 13, 2)) == (right, left)
+    assert box_x(ctl, 5, 1) < box_x(ctl, 5, 2)  # before frame 10 nothing changed
+    assert ctl.stale_count() == 0  # results moved with their frames: still current
+    assert ctl.undo() and "swap objects" in ctl.notice
+    rig.drain()
+    assert (box_x(ctl, 13, 1), box_x(ctl, 13, 2)) == (left, right)
+    assert ctl.redo()
+    assert box_x(ctl, 13, 1) == right
+    assert not ctl.swap_objects(1) and "another object" in ctl.notice
+    assert not ctl.swap_objects(None)
+
+
+def test_merge_moves_the_object_into_another_and_undo_brings_it_back(rig: EngineRig) -> None:
+    ctl = two_objects_propagated(rig)
+    before = (rig.store.objects(), rig.store.results(), rig.store.prompts())
+    ctl.select(2)
+    assert ctl.merge_objects(1) and [o.obj_id for o in ctl.objects()] == [1]
+    assert ctl.view.selected == 1 and "merged into object 1" in ctl.notice
+    rig.drain()
+    merged = ctl.result(8, 1)
+    assert merged is not None and merged.parts == 2  # the union of both masks
+    assert [p.obj_id for p in rig.store.prompts()] == [1, 1]
+    assert ctl.undo()
+    rig.drain()
+    assert [o.obj_id for o in ctl.objects()] == [1, 2]
+    assert rig.store.objects() == before[0]
+    assert ctl.result(8, 2) is not None and ctl.result(8, 1).parts == 1
+
+
+def test_split_at_this_frame_makes_a_new_object_of_the_same_class(rig: EngineRig) -> None:
+    ctl = two_objects_propagated(rig)
+    ctl.select(2)
+    ctl.seek(7)
+    assert ctl.split_object() and "object 3" in ctl.notice and "R renames it" in ctl.notice
+    new = ctl.object(3)
+    assert new is not None and new.class_name == "cup" and ctl.view.selected == 3
+    assert sorted(ctl.lane(3).labels[f] is LabelState.CURRENT for f in range(7, CLIP_FRAMES)) == [True] * 13
+    assert ctl.result(6, 3) is None and ctl.result(7, 2) is None and ctl.result(6, 2) is not None
+    assert ctl.undo()
+    rig.drain()
+    assert [o.obj_id for o in ctl.objects()] == [1, 2] and ctl.result(7, 2) is not None
+    ctl.seek(CLIP_FRAMES - 1)
+    ctl.select(2)
+    assert ctl.split_object()  # the last frame alone
+    assert ctl.undo()
+    ctl.propagation.running = True
+    assert not ctl.split_object() and "propagating" in ctl.notice

@@ -626,3 +626,27 @@ def test_cli_bad_options_are_one_line_errors(
 def test_cli_missing_session(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path / "none.sam2tui"), "-f", "coco", "-o", str(tmp_path / "c.json")]) == 2
     assert "no such session file" in capsys.readouterr().err
+
+
+def test_every_format_follows_a_swap_of_identities(scenario: Scenario, tmp_path: Path) -> None:
+    """A swap from frame 5 on (the fix for a tracker's identity switch) is what every export writes: the
+    track ids (and so the categories) of frames 5 and later are exchanged, the earlier ones are not."""
+    from sam2tui.session.history import History
+
+    History(scenario.store).swap_objects(1, 2, 5)
+    swapped = {1: 2, 2: 1, 3: 3}
+    scenario.masks = {
+        (frame, swapped[obj_id] if frame >= 5 else obj_id): mask
+        for (frame, obj_id), mask in scenario.masks.items()
+    }
+    scenario.scores = {
+        (frame, swapped[obj_id] if frame >= 5 else obj_id): score
+        for (frame, obj_id), score in scenario.scores.items()
+    }
+    check_all(scenario, tmp_path)
+    coco = json.loads(export_session(scenario.store, "coco", tmp_path / "again.json")[0].read_text())
+    frame_of = {image["id"]: image["frame_id"] for image in coco["images"]}
+    dog = next(c["id"] for c in coco["categories"] if c["name"] == "dog")
+    dog_frames = sorted({frame_of[a["image_id"]] for a in coco["annotations"] if a["track_id"] == 2})
+    assert all(a["category_id"] == dog for a in coco["annotations"] if a["track_id"] == 2)
+    assert 4 in dog_frames and 5 in dog_frames  # track 2 holds object 1's ellipse from frame 5 on

@@ -243,6 +243,7 @@ edits = st.builds(
         ),
     ),
     st.lists(result_values, max_size=3).map(tuple),
+    other=st.one_of(st.none(), st.integers(1, 99)),
 )
 
 
@@ -259,6 +260,9 @@ operations = st.lists(
         st.tuples(st.just("clear"), st.integers(0, 99)),  # clears the (frame, object) of the n-th prompt
         st.tuples(st.just("add_object")),
         st.tuples(st.just("remove_object"), st.integers(1, 3)),
+        st.tuples(st.just("swap"), st.integers(1, 3), st.integers(1, 3), st.integers(0, 6)),
+        st.tuples(st.just("merge"), st.integers(1, 3), st.integers(1, 3)),
+        st.tuples(st.just("split"), st.integers(1, 3), st.integers(0, 6)),
         st.tuples(st.just("undo")),
         st.tuples(st.just("redo")),
         st.tuples(st.just("restart")),
@@ -306,6 +310,13 @@ def test_undo_and_redo_walk_back_and_forth_through_the_same_states(ops: list[tup
                     store.put_results([result(4, obj.obj_id), result(5, obj.obj_id, x=obj.obj_id)])
                 elif name == "remove_object" and op[1] in known:
                     history.remove_object(op[1])
+                elif name == "swap" and {op[1], op[2]} <= known and op[1] != op[2]:
+                    history.swap_objects(op[1], op[2], op[3])
+                elif name == "merge" and {op[1], op[2]} <= known and op[1] != op[2]:
+                    history.merge_objects(op[1], op[2])
+                elif name == "split" and op[1] in known:
+                    new_id = max(known) + 1
+                    history.split_object(op[1], op[2], TrackedObject(new_id, "split", "object", (9, 9, 9)))
                 else:
                     continue
                 states = [*states[: cursor + 1], state(store)]

@@ -26,7 +26,7 @@ from sam2tui.errors import SessionError, SessionInUseError
 from sam2tui.session import schema, store
 from sam2tui.session.lock import lock_path_of
 from sam2tui.session.store import SessionStore, default_session_path
-from sam2tui.values import FramePrompt, FrameResult, Prompt, TrackedObject, default_color
+from sam2tui.values import FramePrompt, FrameResult, PendingCorrection, Prompt, TrackedObject, default_color
 from sam2tui.video import VideoFingerprint
 from tests.fixtures_engine import tracked_frames
 
@@ -624,3 +624,142 @@ def test_class_list_keeps_its_order_and_adds_the_objects_classes(session_path: P
         assert s.classes() == ["zebra", "person", "car", "bike"]
         s.add_classes(["car", "bus"])
         assert s.classes() == ["zebra", "person", "car", "bike", "bus"]
+
+
+# --- identity edits: swap, merge, split (prompts, results and pending corrections in one transaction) ---
+
+
+def two_tracked_objects(session: SessionStore) -> None:
+    """Objects 1 and 2, each clicked on frames 0 and 6 and tracked over frames 0-9 (object 1 on the left,
+    object 2 on the right); object 1 has a pending correction on frame 6."""
+    for obj_id in (1, 2):
+        session.add_object(f"cup {obj_id}", "cup")
+    session.put_results(
+        [rect_result(f, obj_id, x=2 if obj_id == 1 else 30) for f in range(10) for obj_id in (1, 2)]
+    )
+    for obj_id in (1, 2):
+        session.add_prompts([Prompt.click(f, obj_id, 5 if obj_id == 1 else 33, 7) for f in (0, 6)])
+    session.drop_pending(p for p in session.pending_corrections() if (p.obj_id, p.frame) != (1, 6))
+
+
+def owners(session: SessionStore) -> dict[str, object]:
+    """Which object has what on each frame: prompts (by point), results (by box), pending rows."""
+    return {
+        "prompts": sorted((p.frame, p.obj_id, str(p.point or p.mask)) for p in session.prompts()),
+        "results": sorted((r.frame, r.obj_id, r.box) for r in session.results()),
+        "pending": sorted((p.obj_id, p.frame) for p in session.pending_corrections()),
+    }
+
+
+def test_swap_exchanges_prompts_results_and_pending_from_the_frame_on(session: SessionStore) -> None:
+    two_tracked_objects(session)
+    before, seq = owners(session), session.edit_seq()
+    session.swap_objects(1, 2, 5)
+    after = owners(session)
+    assert session.edit_seq() == seq + 1
+    swapped = {1: 2, 2: 1}
+    for key in ("prompts", "results"):
+        expected = sorted(
+            (frame, swapped[obj] if frame >= 5 else obj, rest)
+            for frame, obj, rest in before[key]  # type: ignore[attr-defined]
+        )
+        assert after[key] == expected
+    assert after["pending"] == [(2, 6)]  # the correction moved with its frame
+    assert {r.obj_id: r.edit_seq for r in session.results(frame=3)} == {  # results keep their numbers
+        r.obj_id: r.edit_seq for r in session.results(frame=7)
+    }
+    session.swap_objects(1, 2, 5)
+    assert owners(session) == before
+
+
+def test_merge_moves_what_the_target_lacks_and_unites_both_masks(session: SessionStore) -> None:
+    two_tracked_objects(session)
+    session.add_object("cup 3", "cup")
+    session.put_results([rect_result(f, 3, x=42) for f in (8, 9, 12)])
+    session.add_prompt(Prompt.click(12, 3, 43, 7))
+    seq = session.edit_seq()
+    session.merge_objects(3, 2)
+    assert [o.obj_id for o in session.objects()] == [1, 2]
+    assert session.edit_seq() == seq + 1
+    assert [p.frame for p in session.prompts(obj_id=2)] == [0, 6, 12]  # frame 12's click moved
+    [union] = session.results(frame=8, obj_id=2)
+    assert union.box == (30, 5, 22, 8) and union.area == 2 * 80 and union.parts == 2
+    assert session.results(frame=12, obj_id=2)[0].box == (42, 5, 10, 8)
+    assert session.results(frame=5, obj_id=2)[0].box == (30, 5, 10, 8)  # where only the target had one
+    assert session.pending_corrections(3) == []
+
+
+def test_merge_on_a_prompted_frame_keeps_the_union_as_the_label(session: SessionStore) -> None:
+    two_tracked_objects(session)
+    session.merge_objects(2, 1)
+    [frame_6] = [fp for fp in session.frame_prompts() if fp.frame == 6]
+    assert frame_6.final_mask is not None  # the union ends the prompts: a replay stores exactly it
+    assert masks.area(frame_6.final_mask) == 160
+    assert [p.point for p in session.prompts(frame=6, obj_id=1)][:1] == [(5, 7)]  # the target's clicks stay
+    assert session.pending_corrections() == [PendingCorrection(1, 6, 1)]  # the target's own
+
+
+def test_split_gives_the_frames_from_here_on_to_a_new_object(session: SessionStore) -> None:
+    two_tracked_objects(session)
+    before, seq = owners(session), session.edit_seq()
+    new = TrackedObject(3, "object 3", "cup", default_color(3))
+    session.split_object(1, 4, new)
+    assert session.objects()[-1] == new and session.edit_seq() == seq + 1
+    assert [r.frame for r in session.results(obj_id=3)] == list(range(4, 10))
+    assert [r.frame for r in session.results(obj_id=1)] == [0, 1, 2, 3]
+    assert session.prompted_frames(3) == [6] and session.prompted_frames(1) == [0]
+    assert owners(session)["pending"] == [(3, 6)]
+    session.merge_objects(3, 1)  # the way back
+    assert owners(session) == before
+
+
+def test_identity_edits_refuse_unknown_or_equal_objects_and_change_nothing(session: SessionStore) -> None:
+    two_tracked_objects(session)
+    before, seq = owners(session), session.edit_seq()
+    with pytest.raises(ValueError, match="no object 7"):
+        session.swap_objects(1, 7, 0)
+    with pytest.raises(ValueError, match="two different"):
+        session.merge_objects(2, 2)
+    with pytest.raises(ValueError, match="exists already"):
+        session.split_object(1, 3, TrackedObject(2, "x", "cup", default_color(2)))
+    assert owners(session) == before and session.edit_seq() == seq
+
+
+def test_identity_edits_undo_and_redo_through_history(session: SessionStore) -> None:
+    from sam2tui.session.history import EditKind, History
+
+    two_tracked_objects(session)
+    history = History(session)
+    start = (session.objects(), owners(session))
+    steps = [
+        (EditKind.SWAP_OBJECTS, lambda: history.swap_objects(1, 2, 3)),
+        (EditKind.SPLIT_OBJECT, lambda: history.split_object(2, 8, TrackedObject(3, "o", "cup", (1, 2, 3)))),
+        (EditKind.MERGE_OBJECTS, lambda: history.merge_objects(3, 1, frame=8)),
+    ]
+    states = [start]
+    for kind, do in steps:
+        assert do().kind is kind
+        states.append((session.objects(), owners(session)))
+    assert len({repr(s) for s in states}) == len(states)  # each step changed something
+    for expected in reversed(states[:-1]):
+        seq = session.edit_seq()
+        history.undo()
+        assert (session.objects(), owners(session)) == expected
+        assert session.edit_seq() == seq + 1
+    for expected in states[1:]:
+        history.redo()
+        assert (session.objects(), owners(session)) == expected
+
+
+def test_a_locked_objects_results_are_kept_as_they_are(session: SessionStore) -> None:
+    two_tracked_objects(session)
+    session.set_locked(1, True)
+    assert session.locked_objects() == {1}
+    kept = session.results(frame=3, obj_id=1)
+    session.put_results([rect_result(3, 1, x=40), rect_result(3, 2, x=40), rect_result(20, 1)])
+    assert session.results(frame=3, obj_id=1) == kept
+    assert session.results(frame=3, obj_id=2)[0].box == (40, 5, 10, 8)
+    assert session.results(frame=20) == []
+    session.set_locked(1, False)
+    session.put_results([rect_result(3, 1, x=40)])
+    assert session.results(frame=3, obj_id=1)[0].box == (40, 5, 10, 8)

@@ -22,6 +22,7 @@ from sam2tui.tui.screens.annotate import AnnotateScreen
 from sam2tui.tui.screens.export import ExportScreen
 from sam2tui.tui.screens.help import HelpScreen
 from sam2tui.tui.screens.new_object import ObjectScreen
+from sam2tui.tui.screens.pick_object import PickObjectScreen
 from sam2tui.tui.settings import Settings
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, canvas_point
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
@@ -796,3 +797,97 @@ async def test_the_progress_row_shows_the_percentage_whole_and_apart_from_the_te
         assert re.search(r"\d+% propagating \d+/20 frames", row), row
         await pilot.press("escape")
         await idle(pilot, rig)
+
+
+# ---- per object: hide, solo, lock; identity edits ----
+
+
+async def two_clicked_objects(pilot, rig: AppRig) -> FrameCanvas:  # type: ignore[no-untyped-def]
+    """Object 1 clicked on the left, object 2 (made with the controller) on the right, propagated."""
+    canvas = await ready(pilot, rig)
+    await pilot.click(canvas, offset=(20, 12))
+    await idle(pilot, rig)
+    rig.app.controller.new_object("cup", "cup")
+    await pilot.click(canvas, offset=(45, 12))
+    await idle(pilot, rig)
+    await pilot.press("p")
+    await idle(pilot, rig)
+    return canvas
+
+
+def panel_row(rig: AppRig, obj_id: int) -> str:
+    return next(line for line in screen_text(rig.app).splitlines() if f" {obj_id} ██" in line)
+
+
+async def test_o_hides_shift_o_solos_and_ctrl_l_locks_the_selected_object(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await two_clicked_objects(pilot, rig)
+        ctl = rig.app.controller
+        shown = lambda: sorted(m.obj_id for m in canvas._overlay.masks)  # noqa: E731
+        assert shown() == [1, 2]
+        await pilot.press("1", "o")
+        await settle(pilot, lambda: shown() == [2])
+        assert "◌" in panel_row(rig, 1) and "◌" not in panel_row(rig, 2)
+        await pilot.press("o", "2", "O")
+        await settle(pilot, lambda: shown() == [2])
+        assert "◉" in panel_row(rig, 2) and "only object 2 shown" in screen_text(rig.app)
+        await pilot.press("O")
+        await settle(pilot, lambda: shown() == [1, 2])
+        await pilot.press("ctrl+l")
+        assert "⊘" in panel_row(rig, 2) and ctl.locked == {2}
+        before = rig.store.prompts(obj_id=2)
+        await pilot.click(canvas, offset=(47, 14))
+        await idle(pilot, rig)
+        assert rig.store.prompts(obj_id=2) == before and "object 2 is locked" in screen_text(rig.app)
+        await pilot.press("ctrl+l")
+        assert "⊘" not in panel_row(rig, 2) and ctl.locked == set()
+
+
+async def test_shift_s_swaps_with_the_object_picked_in_the_dialog(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await two_clicked_objects(pilot, rig)
+        ctl = rig.app.controller
+        left = ctl.result(8, 1).box
+        await pilot.press("1", "g")
+        await settle(pilot, lambda: not isinstance(rig.app.screen, AnnotateScreen))
+        rig.app.screen.query_one(Input).value = "6"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        await pilot.press("S")
+        await settle(pilot, lambda: isinstance(rig.app.screen, PickObjectScreen))
+        assert "Swap object 1 from frame 6 on with" in screen_text(rig.app)
+        await pilot.press("enter")  # the first (only) other object: 2
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        await idle(pilot, rig)
+        assert ctl.result(8, 2).box == left and "swapped from frame 6" in ctl.notice
+        await pilot.press("u")
+        await idle(pilot, rig)
+        assert ctl.result(8, 1).box == left
+        await pilot.press("S")
+        await settle(pilot, lambda: isinstance(rig.app.screen, PickObjectScreen))
+        await pilot.press("escape")
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        assert ctl.result(8, 1).box == left
+
+
+async def test_shift_m_merges_into_the_picked_object_and_shift_y_splits_here(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await two_clicked_objects(pilot, rig)
+        ctl = rig.app.controller
+        await pilot.press("2", "M")
+        await settle(pilot, lambda: isinstance(rig.app.screen, PickObjectScreen))
+        await pilot.press("1")  # the object's number picks it
+        await settle(pilot, lambda: isinstance(rig.app.screen, AnnotateScreen))
+        await idle(pilot, rig)
+        assert [o.obj_id for o in ctl.objects()] == [1] and ctl.result(8, 1).parts == 2
+        assert "merged into object 1" in screen_text(rig.app)
+        await pilot.press("M")  # no other object left to merge into
+        assert isinstance(rig.app.screen, AnnotateScreen) and "merge needs another object" in ctl.notice
+        await pilot.press("L", "Y")  # frame 10 on becomes object 2
+        await idle(pilot, rig)
+        assert [o.obj_id for o in ctl.objects()] == [1, 2] and ctl.view.selected == 2
+        assert ctl.result(9, 1) is not None and ctl.result(10, 1) is None and ctl.result(10, 2) is not None
+        assert " 2 ██" in screen_text(rig.app)
+        await pilot.press("u", "u")
+        await idle(pilot, rig)
+        assert [o.obj_id for o in ctl.objects()] == [1, 2] and ctl.result(10, 1) is not None

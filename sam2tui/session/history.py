@@ -26,13 +26,19 @@ class EditKind(str, Enum):
     ADD_OBJECT = "add_object"
     REMOVE_OBJECT = "remove_object"
     UPDATE_OBJECT = "update_object"  # a new name or class
+    SWAP_OBJECTS = "swap_objects"  # obj_id and other trade identities from frame on
+    MERGE_OBJECTS = "merge_objects"  # obj_id merged into other
+    SPLIT_OBJECT = "split_object"  # obj_id's frames from frame on given to a new object, other
 
 
 @dataclass(frozen=True)
 class Edit:
     """One undoable change. `prompts`: the prompt added, the prompts cleared, or a removed object's;
     `obj`, `results` and `pending`: the object as it was removed (or added), with its results and pending
-    corrections; for an update, `obj` is the object after it and `previous` before it."""
+    corrections; for an update, `obj` is the object after it and `previous` before it. An identity edit
+    names its second object `other`; a merge keeps both objects as they were (`obj` the merged one,
+    `previous` the one it went into, with the prompts, results and pending corrections of both), a split
+    the object it made (`obj`)."""
 
     kind: EditKind
     frame: int | None
@@ -42,6 +48,7 @@ class Edit:
     results: tuple[FrameResult, ...] = ()
     pending: tuple[PendingCorrection, ...] = ()
     previous: TrackedObject | None = None
+    other: int | None = None
 
     def to_json(self) -> str:
         value: dict[str, Any] = {
@@ -53,6 +60,7 @@ class Edit:
             "results": [schema.result_to_json(r) for r in self.results],
             "pending": [[p.obj_id, p.frame, p.edit_seq] for p in self.pending],
             "previous": None if self.previous is None else schema.object_to_json(self.previous),
+            "other": self.other,
         }
         return schema.dumps(value)
 
@@ -68,6 +76,7 @@ class Edit:
             tuple(schema.result_from_json(r) for r in value["results"]),
             tuple(PendingCorrection(int(o), int(f), int(seq)) for o, f, seq in value.get("pending", [])),
             None if value.get("previous") is None else schema.object_from_json(value["previous"]),
+            None if value.get("other") is None else int(value["other"]),
         )
 
 
@@ -113,6 +122,23 @@ class History:
                 raise ValueError(f"no object {obj.obj_id}")
             return self._record(Edit(EditKind.UPDATE_OBJECT, None, obj.obj_id, obj=obj, previous=previous))
 
+    def swap_objects(self, first: int, second: int, from_frame: int) -> Edit:
+        """Exchange two objects' identities from `from_frame` on (prompts, results, pending corrections)."""
+        return self._record(Edit(EditKind.SWAP_OBJECTS, from_frame, first, other=second))
+
+    def merge_objects(self, source: int, target: int, frame: int | None = None) -> Edit:
+        """Merge `source` into `target` (see SessionStore.merge_objects); `frame`: where the user was."""
+        return self._record(Edit(EditKind.MERGE_OBJECTS, frame, source, other=target))
+
+    def split_object(self, obj_id: int, from_frame: int, new: TrackedObject) -> Edit:
+        """Give the object's frames from `from_frame` on to `new`, a new object of the same class."""
+        return self._record(Edit(EditKind.SPLIT_OBJECT, from_frame, obj_id, obj=new, other=new.obj_id))
+
+    def peek(self, *, undo: bool) -> Edit | None:
+        """The edit that undo (redo) would revert (apply again), without doing it."""
+        step = self._store.history_peek(undo=undo)
+        return None if step is None else self._parse(*step)
+
     def undo(self) -> Edit | None:
         """Revert the newest edit; returns it (None when there is nothing to undo)."""
         return self._step(undo=True)
@@ -133,14 +159,17 @@ class History:
             if step is None:
                 return None
             record_id, record = step
-            try:
-                edit = Edit.from_json(record)
-            except (ValueError, KeyError, TypeError) as error:
-                raise SessionError(self._store.path, f"damaged undo record {record_id}: {error!r}") from None
+            edit = self._parse(record_id, record)
             done = self._apply(edit, forward=not undo)
             if done != edit:
                 self._store.history_rewrite(record_id, done.to_json())
         return done
+
+    def _parse(self, record_id: int, record: str) -> Edit:
+        try:
+            return Edit.from_json(record)
+        except (ValueError, KeyError, TypeError) as error:
+            raise SessionError(self._store.path, f"damaged undo record {record_id}: {error!r}") from None
 
     def _apply(self, edit: Edit, *, forward: bool) -> Edit:
         """Apply `edit` (or its inverse); returns it with what it removed, for the way back."""
@@ -163,6 +192,8 @@ class History:
             assert target is not None
             store.update_object(target)
             return edit
+        if edit.kind in _IDENTITY_EDITS:
+            return self._apply_identity(edit, forward=forward)
         if forward == (edit.kind is EditKind.REMOVE_OBJECT):
             return self._take_object(edit)
         assert edit.obj is not None
@@ -184,3 +215,41 @@ class History:
         )
         store.remove_object(edit.obj_id)
         return taken
+
+    def _apply_identity(self, edit: Edit, *, forward: bool) -> Edit:
+        """Swap, merge or split (or revert one); a merge keeps both objects as they were, for the way back."""
+        store = self._store
+        assert edit.other is not None
+        if edit.kind is EditKind.SWAP_OBJECTS:
+            assert edit.frame is not None
+            store.swap_objects(edit.obj_id, edit.other, edit.frame)  # its own inverse
+            return edit
+        if edit.kind is EditKind.SPLIT_OBJECT:
+            assert edit.frame is not None and edit.obj is not None
+            if forward:
+                store.split_object(edit.obj_id, edit.frame, edit.obj)
+            else:
+                store.merge_objects(edit.other, edit.obj_id)  # the new object's frames go back: no overlap
+            return edit
+        if not forward:
+            assert edit.obj is not None and edit.previous is not None
+            store.replace_objects([edit.obj, edit.previous], edit.prompts, edit.results, edit.pending)
+            return edit
+        objects = {obj.obj_id: obj for obj in store.objects()}
+        both = (edit.obj_id, edit.other)
+        missing = [obj_id for obj_id in both if obj_id not in objects]
+        if missing:
+            raise ValueError(f"no object {missing[0]}")
+        taken = replace(
+            edit,
+            obj=objects[edit.obj_id],
+            previous=objects[edit.other],
+            prompts=tuple(p for obj_id in both for p in store.prompts(obj_id=obj_id)),
+            results=tuple(r for obj_id in both for r in store.results(obj_id=obj_id)),
+            pending=tuple(p for obj_id in both for p in store.pending_corrections(obj_id=obj_id)),
+        )
+        store.merge_objects(edit.obj_id, edit.other)
+        return taken
+
+
+_IDENTITY_EDITS = frozenset({EditKind.SWAP_OBJECTS, EditKind.MERGE_OBJECTS, EditKind.SPLIT_OBJECT})

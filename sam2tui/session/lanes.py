@@ -107,6 +107,13 @@ class Lanes:
             self._objects[obj_id] = _Object(results, Lane(states, [LabelState.UNTRACKED] * self.frame_count))
             self.refresh(obj_id)
 
+    def forget(self, obj_ids: Iterable[int]) -> None:
+        """Drop the cache of these objects: the next `follow` reads them afresh (after an identity edit moved
+        their prompts, results and pending corrections between them)."""
+        self._corrections = None
+        for obj_id in obj_ids:
+            self._objects.pop(obj_id, None)
+
     def __contains__(self, obj_id: object) -> bool:
         return obj_id in self._objects
 
@@ -125,11 +132,16 @@ class Lanes:
     def any_prompted(self) -> bool:
         return any(cached.lane.prompted for cached in self._objects.values())
 
-    def start_of_tracking(self, frames: Sequence[int]) -> int | None:
+    def start_of_tracking(self, frames: Sequence[int], skip: Collection[int] = ()) -> int | None:
         """Where a propagation over `frames` (in tracking order) starts so as to skip what is current: the
         first frame where some prompted object is untracked or stale, or `frames[0]` when no tracked frame
-        comes before it (a prompted frame is where SAM 2 starts anyway); None when nothing needs tracking."""
-        lanes = [cached.lane for cached in self._objects.values() if cached.lane.prompted]
+        comes before it (a prompted frame is where SAM 2 starts anyway); None when nothing needs tracking.
+        The objects in `skip` (locked ones: a propagation keeps their masks) need no tracking."""
+        lanes = [
+            cached.lane
+            for obj_id, cached in self._objects.items()
+            if cached.lane.prompted and obj_id not in skip
+        ]
         skipped_tracked = False
         for frame in frames:
             labels = [lane.labels[frame] for lane in lanes]

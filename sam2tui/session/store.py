@@ -8,6 +8,7 @@ a commit costs no fsync, and a crash loses at most the last commits, never the f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import math
@@ -23,7 +24,7 @@ from typing import Any
 
 import platformdirs
 
-from sam2tui import __version__
+from sam2tui import __version__, masks
 from sam2tui.errors import SessionError
 from sam2tui.session import schema
 from sam2tui.session.lock import SessionLock
@@ -44,6 +45,9 @@ HISTORY_LIMIT = 1000
 """Edits kept for undo; older ones are dropped."""
 CLASSES_KEY = "classes"
 """The setting holding the session's class list (in order: exports number categories by it)."""
+LOCKED_KEY = "objects.locked"
+"""The setting holding the locked objects' ids: no result of theirs is stored over the ones they have."""
+_OBJECT_TABLES = ("prompts", "results", "pending_corrections")  # the rows an identity edit moves by frame
 
 # Results of an object removed meanwhile (the worker may still be tracking it) are dropped, not refused.
 _PUT_RESULT = (
@@ -408,7 +412,8 @@ class SessionStore:
             return
         with self.transaction() as conn:
             (seq,) = conn.execute("SELECT edit_seq FROM meta").fetchone()
-            rows = [(*schema.result_row(r)[:-1], seq, r.obj_id) for r in results]
+            locked = self.locked_objects()
+            rows = [(*schema.result_row(r)[:-1], seq, r.obj_id) for r in results if r.obj_id not in locked]
             conn.executemany(_PUT_RESULT, rows)
 
     def edit_seq(self) -> int:
@@ -456,6 +461,122 @@ class SessionStore:
                 condition = f"{where} AND frame = ?" if where else " WHERE frame = ?"
                 conn.executemany(f"DELETE FROM results{condition}", [(*params, f) for f in frames])
 
+    # --- identity edits: prompts, results and pending corrections change owner together ---------------
+
+    def swap_objects(self, first: int, second: int, from_frame: int) -> None:
+        """Exchange two objects' identities on `from_frame` and after: their prompts, results and pending
+        corrections there trade obj_id (one transaction, one edit number; swapping again undoes it)."""
+        with self.transaction() as conn:
+            self._require_objects(first, second)
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # the ids pass through negatives; ends at COMMIT
+            for table in _OBJECT_TABLES:
+                conn.execute(
+                    f"UPDATE {table} SET obj_id = -obj_id WHERE frame >= ? AND obj_id IN (?, ?)",
+                    (from_frame, first, second),
+                )
+                conn.execute(
+                    f"UPDATE {table} SET obj_id = CASE obj_id WHEN ? THEN ? ELSE ? END WHERE obj_id IN (?, ?)",
+                    (-first, second, first, -first, -second),
+                )
+            self._identity_edited(conn)
+
+    def merge_objects(self, source: int, target: int) -> None:
+        """Make `source` part of `target` and remove it (one transaction, one edit number).
+
+        The source's prompts move to the frames where the target has none (where both have prompts the
+        target's stay); its results move where the target has none, and where both have one the result is
+        the union of the masks. On a prompted frame where that union is more than the prompts' own mask, a
+        mask prompt of the union ends the frame's prompts, so that it stays the label when they are replayed.
+        Pending corrections move where the target has none on their frame."""
+        with self.transaction() as conn:
+            self._require_objects(source, target)
+            target_prompted = set(self.prompted_frames(target))
+            source_prompted = set(self.prompted_frames(source))
+            target_results = self.results_by_frame(target)
+            for frame in sorted(source_prompted - target_prompted):
+                conn.execute(
+                    "UPDATE prompts SET obj_id = ? WHERE obj_id = ? AND frame = ?", (target, source, frame)
+                )
+            labels = []
+            for result in self.results(obj_id=source):
+                kept = target_results.get(result.frame)
+                if kept is None:
+                    conn.execute(
+                        "UPDATE results SET obj_id = ? WHERE obj_id = ? AND frame = ?",
+                        (target, source, result.frame),
+                    )
+                    continue
+                union = _union_result(kept, result)
+                conn.execute(_PUT_RESULT, (*schema.result_row(union), target))
+                if result.frame in target_prompted | source_prompted:
+                    prompted = kept if result.frame in target_prompted else result
+                    if union.area > prompted.area:
+                        labels.append(Prompt.from_mask(result.frame, target, union.rle))
+            self._insert_prompts(conn, labels)
+            conn.execute(
+                "UPDATE OR IGNORE pending_corrections SET obj_id = ? WHERE obj_id = ?", (target, source)
+            )
+            conn.execute("DELETE FROM objects WHERE id = ?", (source,))  # with what did not move
+            self._identity_edited(conn)
+
+    def split_object(self, obj_id: int, from_frame: int, new: TrackedObject) -> None:
+        """Give `from_frame` and after of an object to `new` (created here): its prompts, results and
+        pending corrections there (one transaction, one edit number; merging `new` back undoes it)."""
+        with self.transaction() as conn:
+            self._require_objects(obj_id)
+            self._insert_object(conn, new)
+            for table in _OBJECT_TABLES:
+                conn.execute(
+                    f"UPDATE {table} SET obj_id = ? WHERE obj_id = ? AND frame >= ?",
+                    (new.obj_id, obj_id, from_frame),
+                )
+            self._identity_edited(conn)
+
+    def replace_objects(
+        self,
+        objects: Sequence[TrackedObject],
+        prompts: Sequence[Prompt],
+        results: Sequence[FrameResult],
+        pending: Sequence[PendingCorrection],
+    ) -> None:
+        """Put objects back exactly as they were (those that exist lose what they have now): their prompts
+        in order, results with their edit numbers, pending corrections; one transaction, one edit number."""
+        with self.transaction() as conn:
+            for obj in objects:
+                conn.execute("DELETE FROM objects WHERE id = ?", (obj.obj_id,))
+            for obj in objects:
+                self.restore_object(
+                    obj,
+                    [p for p in prompts if p.obj_id == obj.obj_id],
+                    [r for r in results if r.obj_id == obj.obj_id],
+                    [p for p in pending if p.obj_id == obj.obj_id],
+                )
+            self._identity_edited(conn)
+
+    def _require_objects(self, *obj_ids: int) -> None:
+        missing = sorted(set(obj_ids) - {obj.obj_id for obj in self.objects()})
+        if missing:
+            raise ValueError(f"no object {missing[0]}")
+        if len(set(obj_ids)) != len(obj_ids):
+            raise ValueError(f"an identity edit needs two different objects, got {obj_ids}")
+
+    @staticmethod
+    def _identity_edited(conn: sqlite3.Connection) -> None:
+        """An identity edit changes which object prompts belong to: it takes an edit number. Results keep
+        theirs (they moved with their frames, still following from the same prompts), so none turns stale."""
+        conn.execute("UPDATE meta SET edit_seq = edit_seq + 1")
+
+    # --- locked objects ----------------------------------------------------------------------------
+
+    def locked_objects(self) -> set[int]:
+        return {int(obj_id) for obj_id in self.setting(LOCKED_KEY, [])}
+
+    def set_locked(self, obj_id: int, locked: bool) -> None:
+        """Lock an object (its stored results stay as they are: put_results skips it) or unlock it."""
+        with self.transaction():
+            ids = self.locked_objects() - {obj_id} | ({obj_id} if locked else set())
+            self.set_setting(LOCKED_KEY, sorted(ids))
+
     # --- settings ----------------------------------------------------------------------------------
 
     def setting(self, key: str, default: Any = None) -> Any:
@@ -499,15 +620,21 @@ class SessionStore:
 
     def history_step(self, *, undo: bool) -> tuple[int, str] | None:
         """Mark the newest done edit undone (or the oldest undone edit done again); returns (id, record)."""
+        with self.transaction() as conn:
+            row = self.history_peek(undo=undo)
+            if row is not None:
+                conn.execute("UPDATE history SET undone = ? WHERE id = ?", (int(undo), row[0]))
+        return row
+
+    def history_peek(self, *, undo: bool) -> tuple[int, str] | None:
+        """The edit history_step would take, (id, record), without marking it."""
         query = (
             "SELECT id, edit FROM history WHERE undone = 0 ORDER BY id DESC LIMIT 1"
             if undo
             else "SELECT id, edit FROM history WHERE undone = 1 ORDER BY id LIMIT 1"
         )
-        with self.transaction() as conn:
+        with self._read() as conn:
             row = conn.execute(query).fetchone()
-            if row is not None:
-                conn.execute("UPDATE history SET undone = ? WHERE id = ?", (int(undo), row[0]))
         return None if row is None else (row[0], row[1])
 
     def history_rewrite(self, record_id: int, record: str) -> None:
@@ -529,6 +656,23 @@ def _where(**columns: int | None) -> tuple[str, tuple[int, ...]]:
     if not used:
         return "", ()
     return " WHERE " + " AND ".join(f"{name} = ?" for name in used), tuple(used.values())
+
+
+def _union_result(kept: FrameResult, other: FrameResult) -> FrameResult:
+    """`kept` with the union of both masks (box, area and parts of the union; the better score; the older
+    edit number, so that a stale one stays stale)."""
+    union = masks.decode(kept.rle) | masks.decode(other.rle)
+    tight = masks.box(union)
+    parts = masks.count_parts(union) if tight else 0
+    return dataclasses.replace(
+        kept,
+        rle=masks.encode(union),
+        score=max(kept.score, other.score),
+        box=tight,
+        area=masks.area(union),
+        parts=parts,
+        edit_seq=min(kept.edit_seq, other.edit_seq),
+    )
 
 
 def _on_read_only_disk(path: Path) -> bool:

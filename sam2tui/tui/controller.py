@@ -66,10 +66,12 @@ from sam2tui.values import (
     Prompt,
     ReviewThresholds,
     TrackedObject,
+    default_color,
 )
 
 Layer = Literal["masks", "boxes", "points"]  # what the canvas draws over the frame, each shown or hidden
 PLACE_KEY = "view.place"  # the session setting with where the user left off: frame, object, zoom
+OBJECT_VIEW_KEY = "view.objects"  # the session setting with the hidden objects and the solo one
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,10 @@ class AnnotationController:
         self._last_class = self._objects[-1].class_name if self._objects else ""
         self.zoom = Zoom()  # what the canvas showed last (the screen tells); stored on quit
         self._resume()
+        self.hidden: set[int] = set()  # objects whose overlay is hidden (a view setting: exports keep them)
+        self.solo: int | None = None  # the one object shown, when set
+        self.locked: set[int] = store.locked_objects()  # no edit reaches them; propagation keeps their masks
+        self._resume_object_view()
 
     # ---- queries ----
 
@@ -314,10 +320,14 @@ class AnnotationController:
         self.notice = f"object {obj.obj_id} is now {changed.name} ({changed.class_name}) - u undoes"
         return True
 
+    def _colour_of(self, obj_id: int) -> Color:
+        """A new object's colour: the palette's (settings.toml), else the default one."""
+        return self.palette[(obj_id - 1) % len(self.palette)] if self.palette else default_color(obj_id)
+
     def _apply_palette(self, obj: TrackedObject) -> TrackedObject:
         if not self.palette:
             return obj
-        colour = self.palette[(obj.obj_id - 1) % len(self.palette)]
+        colour = self._colour_of(obj.obj_id)
         if colour != obj.color:
             obj = dataclasses.replace(obj, color=colour)
             self.store.update_object(obj)
@@ -330,6 +340,8 @@ class AnnotationController:
             return False
         if self._refuse_while_busy("remove an object") or self.object(obj_id) is None:
             return False
+        if self._refuse_locked(obj_id, "removed"):
+            return False
         self.history.remove_object(obj_id)
         self.engine.submit(RemoveObject(obj_id))
         self._forget(obj_id)
@@ -338,6 +350,7 @@ class AnnotationController:
 
     def _forget(self, obj_id: int) -> None:
         self._reload_objects()
+        self._drop_object_view()
         if self.view.selected == obj_id:
             self.view.selected = self._objects[0].obj_id if self._objects else None
 
@@ -397,7 +410,7 @@ class AnnotationController:
         if self._refuse_while_busy("prompt"):
             return False
         obj = self.selected or (self._objects[0] if self._objects else self.new_object())
-        if obj is None:
+        if obj is None or self._refuse_locked(obj.obj_id, "prompted"):
             return False
         self.view.selected = obj.obj_id
         self.history.add_prompt(make(self.view.frame, obj.obj_id))
@@ -421,7 +434,9 @@ class AnnotationController:
         if obj is None:
             self.notice = "no object selected"
             return False
-        if self._refuse_while_busy("mark an object absent"):
+        if self._refuse_while_busy("mark an object absent") or self._refuse_locked(
+            obj.obj_id, "marked absent"
+        ):
             return False
         here = self.view.frame
         span = range(here, min(self.frame_count, here + max(1, frames)))
@@ -447,7 +462,11 @@ class AnnotationController:
     def clear_frame(self) -> bool:
         """Remove the selected object's prompts on the current frame."""
         obj = self.selected
-        if obj is None or self._refuse_while_busy("clear prompts"):
+        if (
+            obj is None
+            or self._refuse_while_busy("clear prompts")
+            or self._refuse_locked(obj.obj_id, "cleared")
+        ):
             return False
         frame = self.view.frame
         if not self.store.prompts(frame=frame, obj_id=obj.obj_id):
@@ -484,7 +503,7 @@ class AnnotationController:
         """The status-bar offer to re-propagate corrections: the latest span, and how many more."""
         if self.busy:
             return ""
-        pending = self.pending
+        pending = self._retrackable()
         if not pending:
             return ""
         more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
@@ -526,7 +545,7 @@ class AnnotationController:
         for way in ways:
             reach = Propagate(here, way, max_frames).frames_in(self.frame_count)
             span = range(here, here + reach) if way is Direction.FORWARD else range(here, here - reach, -1)
-            edge = self._lanes.start_of_tracking(span)
+            edge = self._lanes.start_of_tracking(span, skip=self.locked)
             if edge is not None:
                 starts[way] = edge
         if direction is Direction.BOTH and starts == {Direction.FORWARD: here, Direction.BACKWARD: here}:
@@ -545,7 +564,7 @@ class AnnotationController:
         """Re-track the spans of the pending corrections (`r`)."""
         if self._refuse_while_busy("re-propagate"):
             return False
-        pending = self.pending
+        pending = self._retrackable()
         if not pending:
             self.notice = "no correction to re-propagate"
             return False
@@ -556,6 +575,10 @@ class AnnotationController:
         ]
         self._start_runs(commands)
         return True
+
+    def _retrackable(self) -> list[Correction]:
+        """The pending corrections `r` re-tracks: those of objects that are not locked."""
+        return [correction for correction in self.pending if correction.obj_id not in self.locked]
 
     def _start_runs(self, commands: list[Propagate]) -> None:
         first = commands[0]
@@ -632,6 +655,152 @@ class AnnotationController:
             return True
         return False
 
+    # ---- per object: hide, solo, lock ----
+
+    def shows(self, obj_id: int) -> bool:
+        """Whether the object's overlay is drawn: only the solo object when there is one, else all not hidden."""
+        return obj_id == self.solo if self.solo is not None else obj_id not in self.hidden
+
+    @saves
+    def hide_object(self) -> bool:
+        """Hide or show the selected object's overlay (a view setting: exports keep it); True when hidden."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        hidden = obj.obj_id not in self.hidden
+        self._set_object_view(self.hidden ^ {obj.obj_id}, self.solo)
+        solo = f" (object {self.solo} is solo)" if self.solo is not None else ""
+        self.notice = f"object {obj.obj_id} {'hidden' if hidden else 'shown'}{solo}"
+        return hidden
+
+    @saves
+    def solo_object(self) -> bool:
+        """Show only the selected object's overlay, or every object again; True when solo."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        self._set_object_view(self.hidden, None if self.solo == obj.obj_id else obj.obj_id)
+        self.notice = f"only object {obj.obj_id} shown" if self.solo else "every object shown"
+        return self.solo is not None
+
+    @saves
+    def lock_object(self) -> bool:
+        """Lock or unlock the selected object: a locked one takes no edit, and propagation keeps its stored
+        masks as they are; True when locked."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        locked = obj.obj_id not in self.locked
+        self.store.set_locked(obj.obj_id, locked)
+        self.locked ^= {obj.obj_id}
+        self.notice = f"object {obj.obj_id} {'locked: no edit reaches it' if locked else 'unlocked'}"
+        return locked
+
+    def _refuse_locked(self, obj_id: int | None, what: str) -> bool:
+        if obj_id in self.locked:
+            self.notice = f"object {obj_id} is locked: it cannot be {what} (unlock it first)"
+            return True
+        return False
+
+    def _resume_object_view(self) -> None:
+        view = self.store.setting(OBJECT_VIEW_KEY)
+        if not isinstance(view, dict):
+            return
+        try:
+            hidden = {int(obj_id) for obj_id in view["hidden"]}
+            solo = None if view["solo"] is None else int(view["solo"])
+        except (KeyError, TypeError, ValueError):
+            return  # a damaged setting: show every object
+        self.hidden, self.solo = hidden, solo
+
+    def _drop_object_view(self) -> None:
+        """Forget whether objects that are gone were hidden or solo (a later object may get their id)."""
+        ids = {obj.obj_id for obj in self._objects}
+        if self.hidden - ids or (self.solo is not None and self.solo not in ids):
+            self._set_object_view(self.hidden & ids, self.solo if self.solo in ids else None)
+
+    def _set_object_view(self, hidden: set[int], solo: int | None) -> None:
+        """Store, then show, which objects are hidden and which one is solo (a failed write changes nothing)."""
+        self.store.set_setting(OBJECT_VIEW_KEY, {"hidden": sorted(hidden), "solo": solo})
+        self.hidden, self.solo = hidden, solo
+
+    # ---- identity edits: swap, merge, split ----
+
+    @saves
+    def swap_objects(self, other: int | None) -> bool:
+        """Exchange the identities of the selected object and `other` from the current frame on."""
+        obj = self._identity_subject("swap", "swapped", other)
+        if obj is None or other is None:
+            return False
+        here = self.view.frame
+        self.history.swap_objects(obj.obj_id, other, here)
+        self._identity_changed([obj.obj_id, other], obj.obj_id)
+        self.notice = f"objects {obj.obj_id} and {other} swapped from frame {here} on - u undoes"
+        return True
+
+    @saves
+    def merge_objects(self, target: int | None) -> bool:
+        """Merge the selected object into `target` (which is selected then); the selected one goes."""
+        obj = self._identity_subject("merge", "merged", target)
+        if obj is None or target is None:
+            return False
+        self.history.merge_objects(obj.obj_id, target, self.view.frame)
+        self._identity_changed([obj.obj_id, target], target)
+        self.notice = f"object {obj.obj_id} merged into object {target} - u undoes"
+        return True
+
+    @saves
+    def split_object(self) -> bool:
+        """Give the selected object's frames from the current one on to a new object of its class."""
+        obj = self._identity_subject("split", "split")
+        if obj is None:
+            return False
+        here = self.view.frame
+        lane = self._lanes.lane(obj.obj_id)
+        if not any(f >= here for f in (*lane.prompted, *self._lanes.tracked_frames(obj.obj_id))):
+            self.notice = f"object {obj.obj_id} has nothing on frame {here} or after it to split off"
+            return False
+        new_id = max(o.obj_id for o in self._objects) + 1
+        new = TrackedObject(new_id, f"object {new_id}", obj.class_name, self._colour_of(new_id))
+        self.history.split_object(obj.obj_id, here, new)
+        self._identity_changed([obj.obj_id, new_id], new_id)
+        self.notice = (
+            f"frames {here}- of object {obj.obj_id} are object {new_id} now"
+            f" ({self.rename_key} renames it) - u undoes"
+        )
+        return True
+
+    def _identity_subject(self, what: str, done: str, other: int | None = None) -> TrackedObject | None:
+        """The selected object, when it (and `other`, for a swap or a merge) may take part in an identity
+        edit; else None, and the notice says why."""
+        obj = self.selected
+        if obj is None:
+            self.notice = "no object selected"
+            return None
+        if self._refuse_while_busy(f"{what} objects"):
+            return None
+        if what != "split" and (other is None or other == obj.obj_id or self.object(other) is None):
+            self.notice = f"{what} needs another object"
+            return None
+        if any(self._refuse_locked(obj_id, done) for obj_id in (obj.obj_id, other)):
+            return None
+        return obj
+
+    def _identity_changed(self, obj_ids: Sequence[int], select: int) -> None:
+        """After an identity edit (or its undo): read the objects' lanes afresh, rebuild the tracker."""
+        self._lanes.forget(obj_ids)
+        self._reload_objects()
+        self._drop_object_view()
+        self._settle()
+        if self.object(select) is not None:
+            self.view.selected = select
+        elif self.object(self.view.selected) is None:
+            self.view.selected = self._objects[0].obj_id if self._objects else None
+        self.engine.submit(Replay(tuple(self.store.frame_prompts())))
+
     # ---- undo / redo ----
 
     def undo(self) -> bool:
@@ -644,6 +813,11 @@ class AnnotationController:
     def _travel(self, step: Callable[[], Edit | None], what: str) -> bool:
         if self._refuse_while_busy(what):
             return False
+        upcoming = self.history.peek(undo=what == "undo")
+        if upcoming is not None and any(
+            self._refuse_locked(obj_id, f"changed by {what}") for obj_id in (upcoming.obj_id, upcoming.other)
+        ):
+            return False
         edit: Edit | None = step()
         if edit is None:
             self.notice = f"nothing to {what}"
@@ -653,6 +827,9 @@ class AnnotationController:
         return True
 
     def _after_history(self, edit: Edit) -> None:
+        if edit.other is not None:  # an identity edit: two objects' rows changed
+            self._identity_changed([edit.obj_id, edit.other], edit.obj_id)
+            return
         exists = any(obj.obj_id == edit.obj_id for obj in self.store.objects())
         if not exists:
             self.engine.submit(RemoveObject(edit.obj_id))

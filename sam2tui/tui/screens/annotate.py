@@ -9,6 +9,7 @@ thread worker (only the newest request is decoded) while the canvas keeps showin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -30,6 +31,7 @@ from sam2tui.tui.screens.confirm import ConfirmScreen
 from sam2tui.tui.screens.export import ExportDone, ExportScreen, default_export_folder
 from sam2tui.tui.screens.goto_frame import GotoFrameScreen
 from sam2tui.tui.screens.new_object import ObjectAnswer, ObjectScreen
+from sam2tui.tui.screens.pick_object import PickObjectScreen
 from sam2tui.tui.termcaps import TermCaps
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, make_canvas
 from sam2tui.tui.widgets.objects_panel import ObjectsPanel
@@ -181,6 +183,32 @@ class AnnotateScreen(Screen[None]):
         _bind("u,ctrl+z", "undo", "undo", "Undo", show=True),
         _bind("ctrl+r,ctrl+y", "redo", "redo", "Redo"),
         _bind("e", "export", "export", "Export", "Export (COCO, MOT, YOLO, DAVIS, YouTube-VIS)", show=True),
+        _bind("o", "hide_object", "hide_object", "Hide", "Hide / show the selected object's overlay"),
+        _bind(
+            "O", "solo_object", "solo_object", "Solo", "Show only the selected object's overlay / all again"
+        ),
+        _bind(
+            "ctrl+l",
+            "lock_object",
+            "lock_object",
+            "Lock",
+            "Lock / unlock the selected object: no edits, and propagation keeps its masks",
+        ),
+        _bind(
+            "S",
+            "swap_objects",
+            "swap_objects",
+            "Swap",
+            "Swap the selected object's identity with another's from this frame on",
+        ),
+        _bind("M", "merge_objects", "merge_objects", "Merge", "Merge the selected object into another"),
+        _bind(
+            "Y",
+            "split_object",
+            "split_object",
+            "Split",
+            "Split the selected object here: this frame and later become a new object",
+        ),
         _bind("m", "toggle_layer('masks')", "toggle-masks", "Masks", "Show / hide masks"),
         _bind("b", "toggle_layer('boxes')", "toggle-boxes", "Boxes", "Show / hide boxes"),
         _bind(".", "toggle_layer('points')", "toggle-points", "Points", "Show / hide prompt points"),
@@ -256,7 +284,9 @@ class AnnotateScreen(Screen[None]):
             self._load_frame(frame)
         self._draw()
         self.query_one(Timeline).set_frame(frame, ctl.view.selected)
-        self.query_one(ObjectsPanel).show(ctl.objects(), ctl.view.selected)
+        self.query_one(ObjectsPanel).show(
+            ctl.objects(), ctl.view.selected, hidden=ctl.hidden, locked=ctl.locked, solo=ctl.solo
+        )
 
     def _flush(self) -> None:
         """The redraws that may be throttled while a propagation streams results: lanes, status, progress."""
@@ -310,13 +340,15 @@ class AnnotateScreen(Screen[None]):
         ctl = self.controller
         view = ctl.view
         colours = {obj.obj_id: obj.color for obj in ctl.objects()}
-        results = [r for r in ctl.results_on(frame) if not r.is_empty]
+        results = [r for r in ctl.results_on(frame) if not r.is_empty and ctl.shows(r.obj_id)]
         masks = tuple(
             MaskLayer(r.obj_id, r.rle, colours[r.obj_id], r.obj_id == view.selected) for r in results
         )
         boxes = [BoxLayer(_corners(r.box), colours[r.obj_id]) for r in results if r.box is not None]
         points = []
         for prompt in ctl.prompts_on(frame):
+            if not ctl.shows(prompt.obj_id):
+                continue
             if prompt.kind is PromptKind.POINT and prompt.point is not None:
                 x, y = prompt.point
                 mark = PointLayer(
@@ -610,3 +642,45 @@ class AnnotateScreen(Screen[None]):
 
         folder = default_export_folder(self.video.path)
         self.app.push_screen(ExportScreen(self.store, self.video, self.controller.objects(), folder), done)
+
+    # ---- per object and identity edits ----
+
+    def action_hide_object(self) -> None:
+        self.controller.hide_object()
+        self.sync()
+
+    def action_solo_object(self) -> None:
+        self.controller.solo_object()
+        self.sync()
+
+    def action_lock_object(self) -> None:
+        self.controller.lock_object()
+        self.sync()
+
+    def action_swap_objects(self) -> None:
+        self._with_other_object("Swap object {} from frame {} on with", self.controller.swap_objects)
+
+    def action_merge_objects(self) -> None:
+        self._with_other_object("Merge object {} (on frame {}) into", self.controller.merge_objects)
+
+    def action_split_object(self) -> None:
+        self.controller.split_object()
+        self.sync()
+
+    def _with_other_object(self, question: str, edit: Callable[[int | None], bool]) -> None:
+        """Ask which other object takes part (when there is one to ask about), then make the edit."""
+        ctl = self.controller
+        obj = ctl.selected
+        others = [o for o in ctl.objects() if obj is not None and o.obj_id != obj.obj_id]
+        if obj is None or ctl.busy or not others:
+            edit(None)  # refuses and says why
+            self.sync()
+            return
+
+        def picked(other: int | None) -> None:
+            if other is not None:
+                edit(other)
+                self.sync()
+
+        title = question.format(obj.obj_id, ctl.view.frame)
+        self.app.push_screen(PickObjectScreen(title, others), picked)

@@ -1,8 +1,9 @@
-"""The list of objects beside the frame: id, colour swatch, name, class; the selected one highlighted."""
+"""The list of objects beside the frame: id, colour swatch, name, class, hidden/locked/solo marks; the selected
+one highlighted."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from rich.style import Style
@@ -12,6 +13,14 @@ from textual.widget import Widget
 
 from sam2tui.tui.messages import ObjectPicked
 from sam2tui.values import TrackedObject
+
+GLYPHS = {"hidden": "◌", "locked": "⊘", "solo": "◉"}
+"""The marks after an object's row: its overlay hidden, the object locked, it alone shown."""
+
+
+def _marks(obj_id: int, hidden: Collection[int], locked: Collection[int], solo: int | None) -> str:
+    states = [("hidden", obj_id in hidden), ("locked", obj_id in locked), ("solo", obj_id == solo)]
+    return "".join(GLYPHS[state] for state, on in states if on)
 
 
 class ObjectsPanel(Widget):
@@ -25,12 +34,23 @@ class ObjectsPanel(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self._objects: list[TrackedObject] = []
         self._selected: int | None = None
+        self._marks: dict[int, str] = {}
         self.border_title = "Objects"
 
-    def show(self, objects: Sequence[TrackedObject], selected: int | None) -> None:
+    def show(
+        self,
+        objects: Sequence[TrackedObject],
+        selected: int | None,
+        *,
+        hidden: Collection[int] = (),
+        locked: Collection[int] = (),
+        solo: int | None = None,
+    ) -> None:
+        """List `objects`; each row ends with a glyph per state: hidden, locked, solo (see GLYPHS)."""
         objects = list(objects)
-        if objects != self._objects or selected != self._selected:
-            self._objects, self._selected = objects, selected
+        marks = {obj.obj_id: _marks(obj.obj_id, hidden, locked, solo) for obj in objects}
+        if objects != self._objects or selected != self._selected or marks != self._marks:
+            self._objects, self._selected, self._marks = objects, selected, marks
             self.set_class(bool(objects), "-listing")
             self.refresh()
 
@@ -46,6 +66,8 @@ class ObjectsPanel(Widget):
             line.append("▶" if chosen else " ")
             line.append(f"{obj.obj_id:>2} ")
             line.append("██", Style(color="#{:02x}{:02x}{:02x}".format(*obj.color)))
+            if self._marks.get(obj.obj_id):  # before the name: a long name's ellipsis never hides it
+                line.append(f" {self._marks[obj.obj_id]}")
             line.append(f" {obj.name}")
             line.append(f"  {obj.class_name}", Style(dim=True))
             text.append_text(line)
