@@ -348,3 +348,16 @@ def test_track_dir_without_clips_or_sessions_exits_2(
     assert "no clips in this folder" in capsys.readouterr().err
     assert main(["track", str(project)]) == 2  # no clip has a session yet
     assert "3 skipped" in capsys.readouterr().err
+
+
+def test_ray_is_for_project_folders_and_named_when_missing(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = tmp_path / "labels"
+    assert main(["track", str(project / "a"), "--prompts-from", f"mot:{labels}/a.txt", "--ray"]) == 2
+    assert "--ray goes with a project folder" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where it is not installed
+    assert main(["track", str(project), "--prompts-from", f"mot:{labels}", "--ray"]) == 2
+    err = capsys.readouterr().err
+    assert err == 'sam2tui: --ray: Ray is not installed: pip install "sam2tui[ray]"\n', err
+    assert not list(project.glob("*.sam2tui"))
