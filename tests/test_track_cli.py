@@ -16,6 +16,7 @@ import pytest
 
 from sam2tui import masks
 from sam2tui.cli import main
+from sam2tui.session.project import load_settings
 from sam2tui.session.states import label_states
 from sam2tui.session.store import SessionStore
 from sam2tui.values import LabelState
@@ -282,6 +283,7 @@ def test_track_dir_tracks_each_clip_as_track_clip_does(
     assert re.search(r"tracking 2 clips.*\b10/10\b", err)  # a: 0-3; b: 1-4 forward, 1-0 backward
     assert "2 clips tracked, 0 done already, 1 skipped: c (no c.txt in" in err
     assert not (project / "c.sam2tui").exists()
+    assert load_settings(project).classes == ["object"]  # the pre-labels' classes join the project's list
     single = tmp_path / "single"
     for name in ("a", "b"):
         session = single / f"{name}.sam2tui"

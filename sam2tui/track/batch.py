@@ -4,7 +4,8 @@ Each clip is prepared and tracked by the code that tracks a single clip (clip.py
 Ray tasks (`--ray`, on_ray.py), under one progress bar over all their frames. Where the clips' prompts come
 from: `--prompts-from FORMAT:FOLDER` with one entry per clip named after it (`<clip>.txt` for mot,
 `<clip>.json` for coco, a `<clip>/` labels folder for yolo); without it, each clip's session is re-tracked
-with its own prompts (drafted with a small model, finalised with a large one). Clips with nothing to track
+with its own prompts (drafted with a small model, finalised with a large one). Pre-labels' class names
+join the project's class list (the project file). Clips with nothing to track
 from (no pre-labels, no session) are listed and skipped; a clip that fails (it does not open, its
 pre-labels do not fit it) is listed at the end and the others go on: exit 2 (1 when only the model failed).
 """
@@ -24,7 +25,7 @@ from sam2tui.engine.checkpoints import resolve_checkpoint
 from sam2tui.engine.device import resolve_device
 from sam2tui.engine.options import chosen_tracker, cpu_note
 from sam2tui.errors import InputError, PromptsError, Sam2TuiError
-from sam2tui.session.project import find_clips
+from sam2tui.session.project import add_classes, find_clips
 from sam2tui.track.clip import (
     ClipJob,
     Interrupted,
@@ -88,6 +89,8 @@ def run_batch(args: argparse.Namespace) -> int:
         ray_batch = RayBatch.connect(args.ray)
     report = BatchReport()
     jobs = [job for clip in clips if (job := _prepare(clip, settings, prompts_for, report)) is not None]
+    if args.prompts_from:  # the pre-labels' class names join the project's class list
+        add_classes(folder, [name for job in jobs for name in job.classes])
     if tracker.runs_sam2 and jobs and not args.ray:
         resolve_checkpoint(settings.spec, download=True)  # downloads here, with its own progress bar
         if resolve_device(settings.spec.device).type == "cpu":

@@ -102,6 +102,7 @@ class ClipJob:
     first: int  # the frames to track, inclusive
     last: int
     todo: int
+    classes: tuple[str, ...] = ()  # the session's class list, with the classes of the prompts just merged
 
 
 def track_settings(
@@ -142,8 +143,9 @@ def prepare_clip(
             if prompts is not None:
                 merge_prompts(store, prompts)
             plan = Plan.load(store, settings.spec, settings.direction, frames.start, frames.stop - 1)
+            classes = tuple(store.classes())
         todo = sum(p.max_frames or 0 for p in plan.passes())
-        return ClipJob(video.path, session, frames.start, frames.stop - 1, todo)
+        return ClipJob(video.path, session, frames.start, frames.stop - 1, todo, classes)
 
 
 def track_clip(
