@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile scripts/install_torch.sh
 	sh scripts/install_torch.sh $(PY)
 	$(PIP) install -q "hydra-core>=1.3.2" "iopath>=0.1.10" numpy pillow tqdm
 	SAM2_BUILD_CUDA=$${SAM2_BUILD_CUDA:-0} $(PIP) install -q --no-deps --no-build-isolation sam2==$(SAM2_VERSION)
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,ray]"
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -37,7 +37,9 @@ class Subcommand:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "annotate": Subcommand("open the terminal app on a video (the default)", "sam2tui.tui.app", "annotate"),
-    "track": Subcommand("track objects headlessly from a prompts file", "sam2tui.track.cli", "track"),
+    "track": Subcommand(
+        "track objects headlessly: a video, a session or a folder of clips", "sam2tui.track.cli", "track"
+    ),
     "export": Subcommand(
         "write a session's results as COCO, MOT, YOLO, DAVIS, YouTube-VIS", "sam2tui.export.cli", "export"
     ),
@@ -49,6 +51,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 USAGE = """sam2tui VIDEO [options]            label a video in the terminal
        sam2tui track VIDEO --prompts FILE [options]
+       sam2tui track DIR [--model NAME] [--ray [ADDRESS]]
        sam2tui export SESSION --format F --out PATH
        sam2tui models [download NAME]
        sam2tui doctor"""

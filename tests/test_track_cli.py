@@ -16,6 +16,7 @@ import pytest
 
 from sam2tui import masks
 from sam2tui.cli import main
+from sam2tui.session.project import load_settings
 from sam2tui.session.states import label_states
 from sam2tui.session.store import SessionStore
 from sam2tui.values import LabelState
@@ -250,3 +251,115 @@ def test_a_session_is_re_tracked_with_its_own_prompts(
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("sam2tui: ") and err.count("\n") == 1 and problem in err, err
+
+
+def _results(session: Path) -> dict[tuple[int, int], object]:
+    with SessionStore.open(session) as store:
+        return {(r.frame, r.obj_id): r.rle for r in store.results()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder of three frame-folder clips (a, b, c) and MOT pre-labels for a and b only."""
+    folder = tmp_path / "project"
+    for name, count in (("a", 4), ("b", 5), ("c", 3)):
+        write_jpeg_folder(folder / name, clip_frames(count))
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "a.txt").write_text("1,1,21,41,40,40,1,-1,-1,-1\n")
+    (labels / "b.txt").write_text("2,1,21,41,40,40,1,-1,-1,-1\n2,2,101,51,30,30,1,-1,-1,-1\n")
+    return folder
+
+
+def test_track_dir_tracks_each_clip_as_track_clip_does(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`track DIR --prompts-from mot:FOLDER`: one bar over every clip, clips without pre-labels skipped,
+    and each clip's session as `track CLIP` makes it; then `track DIR` alone re-tracks the sessions."""
+    monkeypatch.setenv("SAM2TUI_TEST_TRACKER", "tests.scripted_tracker:make_tracker")
+    labels = tmp_path / "labels"
+    assert main(["track", str(project), "--prompts-from", f"mot:{labels}"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"tracking 2 clips.*\b10/10\b", err)  # a: 0-3; b: 1-4 forward, 1-0 backward
+    assert "2 clips tracked, 0 done already, 1 skipped: c (no c.txt in" in err
+    assert not (project / "c.sam2tui").exists()
+    assert load_settings(project).classes == ["object"]  # the pre-labels' classes join the project's list
+    single = tmp_path / "single"
+    for name in ("a", "b"):
+        session = single / f"{name}.sam2tui"
+        single.mkdir(exist_ok=True)
+        argv = ["track", str(project / name), "--prompts-from", f"mot:{labels / name}.txt"]
+        assert main([*argv, "--session", str(session)]) == 0
+        assert _results(project / f"{name}.sam2tui") == _results(session)
+    capsys.readouterr()
+
+    assert main(["track", str(project)]) == 0  # the same prompts and model: nothing left
+    assert "0 clips tracked, 2 done already, 1 skipped: c (no session)" in capsys.readouterr().err
+    assert main(["track", str(project), "--image-size", "512"]) == 0  # finalise: another model
+    err = capsys.readouterr().err
+    assert re.search(r"\b10/10\b", err) and "2 clips tracked" in err and "c (no session)" in err
+
+
+def test_track_dir_goes_on_past_a_broken_clip_and_lists_it(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAM2TUI_TEST_TRACKER", "tests.scripted_tracker:make_tracker")
+    (project / "0broken.mp4").write_bytes(b"not a video")
+    labels = tmp_path / "labels"
+    (labels / "0broken.txt").write_text("1,1,21,41,40,40,1,-1,-1,-1\n")
+    (labels / "c.txt").write_text("9,1,21,41,40,40,1,-1,-1,-1\n")  # frame 8 of a 3-frame clip
+    assert main(["track", str(project), "--prompts-from", f"mot:{labels}"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    failed = [line for line in lines if line.startswith("sam2tui: failed: ")]
+    assert len(failed) == 2 and "0broken.mp4" in failed[0] and "c.txt" in failed[1], lines
+    assert "Traceback" not in "\n".join(lines)
+    assert sorted(p.name for p in project.glob("*.sam2tui")) == ["a.sam2tui", "b.sam2tui"]
+    assert tracked_frames_of(project / "b.sam2tui") == [0, 1, 2, 3, 4]
+
+
+def tracked_frames_of(session: Path) -> list[int]:
+    with SessionStore.open(session) as store:
+        return tracked_frames(store)
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (["--prompts-from", "mot:{labels}/a.txt"], "names a folder with one <clip>.txt per clip"),
+        (["--prompts", "{labels}/a.txt"], "--prompts names one clip's file"),
+        (["--export", "coco:x.json"], "--export names one clip's file"),
+        (["--prompts-from", "voc:{labels}"], "expected FORMAT:PATH"),
+    ],
+)
+def test_track_dir_refuses_what_fits_one_clip_only(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str], extra: list[str], problem: str
+) -> None:
+    argv = ["track", str(project), *(arg.format(labels=tmp_path / "labels") for arg in extra)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sam2tui: ") and err.count("\n") == 1 and problem in err, err
+    assert not list(project.glob("*.sam2tui"))
+
+
+def test_track_dir_without_clips_or_sessions_exits_2(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["track", str(empty)]) == 2
+    assert "no clips in this folder" in capsys.readouterr().err
+    assert main(["track", str(project)]) == 2  # no clip has a session yet
+    assert "3 skipped" in capsys.readouterr().err
+
+
+def test_ray_is_for_project_folders_and_named_when_missing(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = tmp_path / "labels"
+    assert main(["track", str(project / "a"), "--prompts-from", f"mot:{labels}/a.txt", "--ray"]) == 2
+    assert "--ray goes with a project folder" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where it is not installed
+    assert main(["track", str(project), "--prompts-from", f"mot:{labels}", "--ray"]) == 2
+    err = capsys.readouterr().err
+    assert err == 'sam2tui: --ray: Ray is not installed: pip install "sam2tui[ray]"\n', err
+    assert not list(project.glob("*.sam2tui"))

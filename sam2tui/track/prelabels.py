@@ -113,19 +113,24 @@ def prelabels_from_args(
     args: argparse.Namespace, *, width: int, height: int, frame_count: int
 ) -> PromptsFile:
     """The pre-labels `--prompts-from`, `--keyframes` and `--min-score` ask for; PromptsError names the problem."""
-    fmt, colon, path = (args.prompts_from or "").partition(":")
-    if fmt not in FORMATS or not colon or not path:
-        raise PromptsError(
-            args.prompts_from or "--prompts-from",
-            f"expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}",
-        )
+    fmt, path = parse_prelabels_source(args.prompts_from)
     try:
         keyframes = Keyframes.parse(args.keyframes or "first")
     except ValueError as error:
         raise PromptsError(path, str(error)) from None
     return load_prelabels(
-        fmt, Path(path), Clip(width, height, frame_count), keyframes=keyframes, min_score=args.min_score
+        fmt, path, Clip(width, height, frame_count), keyframes=keyframes, min_score=args.min_score
     )
+
+
+def parse_prelabels_source(text: str | None) -> tuple[str, Path]:
+    """(format, path) of `--prompts-from FORMAT:PATH`; PromptsError when it is not that."""
+    fmt, colon, path = (text or "").partition(":")
+    if fmt not in FORMATS or not colon or not path:
+        raise PromptsError(
+            text or "--prompts-from", f"expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}"
+        )
+    return fmt, Path(path)
 
 
 def load_prelabels(
