@@ -41,7 +41,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "track objects headlessly: a video, a session or a folder of clips", "sam2tui.track.cli", "track"
     ),
     "export": Subcommand(
-        "write a session's results as COCO, MOT, YOLO, DAVIS, YouTube-VIS", "sam2tui.export.cli", "export"
+        "write a session's or a project's labels as COCO, MOT, YOLO, DAVIS, YouTube-VIS, SA-V",
+        "sam2tui.export.cli",
+        "export",
     ),
     "models": Subcommand("list or download SAM 2 checkpoints", "sam2tui.engine.checkpoints", "models"),
     "doctor": Subcommand(
@@ -50,9 +52,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 USAGE = """sam2tui VIDEO [options]            label a video in the terminal
+       sam2tui DIR [options]              a project: a folder of clips, one row per clip
        sam2tui track VIDEO --prompts FILE [options]
        sam2tui track DIR [--model NAME] [--ray [ADDRESS]]
-       sam2tui export SESSION --format F --out PATH
+       sam2tui export SESSION|DIR --format F --out PATH
        sam2tui models [download NAME]
        sam2tui doctor"""
 
