@@ -26,13 +26,15 @@ class EditKind(str, Enum):
     ADD_OBJECT = "add_object"
     REMOVE_OBJECT = "remove_object"
     UPDATE_OBJECT = "update_object"  # a new name or class
+    REPLACE_PROMPTS = "replace_prompts"  # a frame's prompts edited in place (a point deleted or moved)
 
 
 @dataclass(frozen=True)
 class Edit:
     """One undoable change. `prompts`: the prompt added, the prompts cleared, or a removed object's;
     `obj`, `results` and `pending`: the object as it was removed (or added), with its results and pending
-    corrections; for an update, `obj` is the object after it and `previous` before it."""
+    corrections; for an update, `obj` is the object after it and `previous` before it; for a replacement,
+    `prompts` are the frame's prompts after it and `replaced` before it."""
 
     kind: EditKind
     frame: int | None
@@ -42,6 +44,7 @@ class Edit:
     results: tuple[FrameResult, ...] = ()
     pending: tuple[PendingCorrection, ...] = ()
     previous: TrackedObject | None = None
+    replaced: tuple[Prompt, ...] = ()
 
     def to_json(self) -> str:
         value: dict[str, Any] = {
@@ -53,6 +56,7 @@ class Edit:
             "results": [schema.result_to_json(r) for r in self.results],
             "pending": [[p.obj_id, p.frame, p.edit_seq] for p in self.pending],
             "previous": None if self.previous is None else schema.object_to_json(self.previous),
+            "replaced": [schema.prompt_to_json(p) for p in self.replaced],
         }
         return schema.dumps(value)
 
@@ -68,6 +72,7 @@ class Edit:
             tuple(schema.result_from_json(r) for r in value["results"]),
             tuple(PendingCorrection(int(o), int(f), int(seq)) for o, f, seq in value.get("pending", [])),
             None if value.get("previous") is None else schema.object_from_json(value["previous"]),
+            tuple(schema.prompt_from_json(p) for p in value.get("replaced", [])),
         )
 
 
@@ -93,6 +98,16 @@ class History:
             if not self._store.prompts(frame, obj_id):
                 return Edit(EditKind.CLEAR_PROMPTS, frame, obj_id)
             return self._record(Edit(EditKind.CLEAR_PROMPTS, frame, obj_id))
+
+    def replace_prompts(self, frame: int, obj_id: int, prompts: Sequence[Prompt]) -> Edit:
+        """Give an object's frame these prompts instead of its stored ones, in this order (a point deleted
+        or moved): one edit, undone by putting the old ones back in their order."""
+        if any((p.frame, p.obj_id) != (frame, obj_id) for p in prompts):
+            raise ValueError(f"a replacement holds prompts of object {obj_id} on frame {frame} only")
+        with self._store.transaction():
+            replaced = tuple(self._store.prompts(frame, obj_id))
+            edit = Edit(EditKind.REPLACE_PROMPTS, frame, obj_id, tuple(prompts), replaced=replaced)
+            return self._record(edit)
 
     def add_object(self, name: str | None = None, class_name: str = "object") -> tuple[TrackedObject, Edit]:
         with self._store.transaction():
@@ -157,6 +172,11 @@ class History:
             if forward:
                 return replace(edit, prompts=tuple(store.clear_prompts(edit.frame, edit.obj_id)))
             store.add_prompts(edit.prompts)
+            return edit
+        if edit.kind is EditKind.REPLACE_PROMPTS:
+            assert edit.frame is not None
+            store.clear_prompts(edit.frame, edit.obj_id)
+            store.add_prompts(edit.prompts if forward else edit.replaced)
             return edit
         if edit.kind is EditKind.UPDATE_OBJECT:
             target = edit.obj if forward else edit.previous
