@@ -572,8 +572,8 @@ def test_a_deleted_or_moved_point_reapplies_the_frames_clicks_in_order_as_one_un
     rig.drain()
     assert ctl.point_near(61, 52) == rig.store.prompts(frame=5, obj_id=1)[1]
     assert ctl.point_near(61, 90, reach=5) is None
-    assert not ctl.delete_point(61, 90, reach=5) and "no point of object 1 there" in ctl.notice
-    assert ctl.delete_point(62, 49)  # nearest: the negative click
+    assert not ctl.delete_point((61, 90), reach=5) and "no point of object 1 there" in ctl.notice
+    assert ctl.delete_point((62, 49))  # nearest: the negative click
     rig.drain()
     assert [p.point for p in rig.store.prompts(frame=5, obj_id=1)] == [(40.0, 50.0), (80.0, 50.0)]
     sent = [call[1] for call in rig.tracker.calls if call[0] == "set_prompt"][-1]
@@ -590,7 +590,8 @@ def test_a_deleted_or_moved_point_reapplies_the_frames_clicks_in_order_as_one_un
     assert ctl.undo()  # the deletion
     assert [p.label for p in rig.store.prompts(frame=5, obj_id=1)] == [POSITIVE, NEGATIVE, POSITIVE]
     ctl.seek(6)
-    assert not ctl.delete_point(40, 50) and "no point of object 1 on this frame" in ctl.notice
+    assert not ctl.delete_point((40, 50)) and "no point of object 1 on this frame" in ctl.notice
+    assert not ctl.delete_point(None) and "point at it first" in ctl.notice
 
 
 def test_a_brush_stroke_is_the_frames_mask_prompt_one_undo_step_per_stroke(rig: EngineRig) -> None:

@@ -586,10 +586,13 @@ class AnnotationController:
             return None
         return best
 
-    def delete_point(self, x: float, y: float, reach: float | None = None) -> bool:
-        """Delete the selected object's click on this frame nearest (x, y) (within `reach`, when given);
-        the frame's other clicks are applied again in their order. One undo step."""
-        return self._edit_point(x, y, None, reach)
+    def delete_point(self, at: tuple[float, float] | None, reach: float | None = None) -> bool:
+        """Delete the selected object's click on this frame nearest `at` (the pointer; within `reach`, when
+        given); the frame's other clicks are applied again in their order. One undo step."""
+        if at is None:
+            self.notice = "point at it first: the mouse over the picture, or v for the keyboard pointer"
+            return False
+        return self._edit_point(*at, None, reach)
 
     def move_point(self, start: tuple[float, float], end: tuple[float, float], reach: float | None) -> bool:
         """Move the selected object's click nearest `start` (within `reach`) to `end`, keeping its place in
