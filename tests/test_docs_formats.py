@@ -222,7 +222,15 @@ def test_every_flag_in_a_documented_command_exists(doc: Path) -> None:
     assert not unknown, f"{doc.name} names options that no sam2tui command has: {sorted(set(unknown))}"
 
 
-KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-", "full_stop": "."}
+KEY_NAMES = {
+    "question_mark": "?",
+    "plus": "+",
+    "equals_sign": "=",
+    "minus": "-",
+    "full_stop": ".",
+    "greater_than_sign": ">",
+    "less_than_sign": "<",
+}
 
 
 def key_table() -> str:
