@@ -870,3 +870,18 @@ async def test_brush_and_eraser_strokes_zoomed_and_with_the_keyboard_pointer(rig
         )
         await pilot.press("u", "u", "u")  # one undo step per stroke
         assert [p.kind for p in rig.store.prompts()] == [PromptKind.POINT]
+
+
+async def test_the_keyboard_pointer_picks_a_point_up_and_puts_it_down_in_point_edit_mode(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.press("v", "enter")  # a point at the crosshair
+        await idle(pilot, rig)
+        await pilot.press("D", "enter", "l", "l", "j", "enter")  # picked up, carried, put down
+        await idle(pilot, rig)
+        [moved] = rig.store.prompts()
+        assert moved.point == pytest.approx(canvas.crosshair)
+        assert "point editing (D ends)" in screen_text(rig.app)
+        await pilot.press("enter", "h", "escape")  # escape drops the carried point where it was
+        await idle(pilot, rig)
+        assert rig.store.prompts() == [moved] and canvas.crosshair is not None

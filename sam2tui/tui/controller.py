@@ -546,6 +546,14 @@ class AnnotationController:
         }[self.tool]
         return self.tool
 
+    def tool_hint(self) -> str:
+        """What the left button does, while it is not prompting (the status line keeps saying it)."""
+        keys = {"points": "D", "brush": "w", "eraser": "W"}
+        if self.tool == "prompt":
+            return ""
+        size = f" {self.brush_radius} px" if self.tool in ("brush", "eraser") else ""
+        return f"{'point editing' if self.tool == 'points' else self.tool}{size} ({keys[self.tool]} ends)"
+
     def resize_brush(self, larger: bool) -> int:
         """Grow or shrink the brush by a step (at least a pixel); returns the radius in video pixels."""
         radius = round(self.brush_radius * BRUSH_STEP if larger else self.brush_radius / BRUSH_STEP)

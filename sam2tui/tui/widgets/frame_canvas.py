@@ -200,7 +200,10 @@ class FrameCanvas(Widget, can_focus=True):
             "place_point(1)",
             "Point",
             id="canvas.pointer_point",
-            tooltip="Pointer mode: a point at the crosshair with the current label (like a left click)",
+            tooltip=(
+                "Pointer mode: a point at the crosshair with the current label (like a left click); in"
+                " point-edit mode it picks up the point there, and puts it down again; with the brush, a dab"
+            ),
         ),
         Binding(
             "backspace",
@@ -221,7 +224,7 @@ class FrameCanvas(Widget, can_focus=True):
             "pointer_escape",
             "Pointer off",
             id="canvas.pointer_off",
-            tooltip="Pointer mode: drop the anchored box corner, else leave pointer mode",
+            tooltip="Pointer mode: drop the anchored box corner (or the point picked up), else leave pointer mode",
         ),
     ]
 
@@ -340,6 +343,7 @@ class FrameCanvas(Widget, can_focus=True):
         self._tool = "prompt"  # what the left button does (the controller's tool, set by the screen)
         self._brush_radius = 1.0  # video pixels
         self._dragged: tuple[PointLayer, tuple[float, float]] | None = None  # a point being moved, and where
+        self._carried: PointLayer | None = None  # a point the keyboard pointer picked up (point-edit mode)
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -385,6 +389,7 @@ class FrameCanvas(Widget, can_focus=True):
         (a press paints; the brush is shown, `brush_radius` video pixels)."""
         if (tool, brush_radius) != (self._tool, self._brush_radius):
             self._tool, self._brush_radius = tool, brush_radius
+            self._carried = None
             self._update_picture()
 
     @property
@@ -421,14 +426,23 @@ class FrameCanvas(Widget, can_focus=True):
         if band is None and self._anchor is not None and self._crosshair is not None:
             band = _corners(self._anchor, self._crosshair)
         brush = self._brush_layer()
-        if band is None and self._crosshair is None and brush is None and self._dragged is None:
+        moving = self._moving_point()
+        if band is None and self._crosshair is None and brush is None and moving is None:
             return self._overlay
         overlay = dataclasses.replace(self._overlay, rubber_band=band, crosshair=self._crosshair, brush=brush)
-        if self._dragged is not None:  # the point follows the drag
-            point, (x, y) = self._dragged
+        if moving is not None:  # the point follows the drag
+            point, (x, y) = moving
             points = tuple(dataclasses.replace(p, x=x, y=y) if p == point else p for p in overlay.points)
             overlay = dataclasses.replace(overlay, points=points)
         return overlay
+
+    def _moving_point(self) -> tuple[PointLayer, tuple[float, float]] | None:
+        """A point being moved and where it is now: dragged by the mouse or carried by the keyboard pointer."""
+        if self._dragged is not None:
+            return self._dragged
+        if self._carried is not None and self._crosshair is not None:
+            return self._carried, self._crosshair
+        return None
 
     def _brush_layer(self) -> BrushLayer | None:
         """The brush outline at the pointer while painting."""
@@ -728,7 +742,7 @@ class FrameCanvas(Widget, can_focus=True):
 
     def action_toggle_pointer(self) -> None:
         if self._crosshair is not None:
-            self._crosshair = self._anchor = None
+            self._crosshair = self._anchor = self._carried = None
             self.post_message(self.PointerMoved(self, None, None))
         else:
             centre = self._view_centre()
@@ -767,7 +781,23 @@ class FrameCanvas(Widget, can_focus=True):
                 self.post_message(self.Painted(self, *self._crosshair))
                 self.post_message(self.StrokeEnded(self))
             return
+        if self._tool == "points" and button == LEFT and self._carry(self._crosshair):
+            return
         self.post_message(self.Clicked(self, *self._crosshair, button))
+
+    def _carry(self, at: tuple[float, float]) -> bool:
+        """Point-edit mode's enter: put the carried point down at `at` (a move), else pick up the point
+        there; False when there is neither (a click, which says so)."""
+        assert self._view is not None
+        carried, self._carried = self._carried, None
+        if carried is not None:
+            self.post_message(self.PointDragged(self, (carried.x, carried.y), at))
+        else:
+            self._carried = self._point_under(*self._view.to_canvas(*at))
+            if self._carried is None:
+                return False
+        self._update_picture()
+        return True
 
     def action_box_corner(self) -> None:
         if self._crosshair is None:
@@ -782,8 +812,8 @@ class FrameCanvas(Widget, can_focus=True):
         self._update_picture()
 
     def action_pointer_escape(self) -> None:
-        if self._anchor is not None:
-            self._anchor = None
+        if self._anchor is not None or self._carried is not None:
+            self._anchor = self._carried = None
             self._update_picture()
         else:
             self.action_toggle_pointer()
