@@ -856,6 +856,9 @@ async def test_brush_and_eraser_strokes_zoomed_and_with_the_keyboard_pointer(rig
             x, y = expected_pixel(canvas, cell)
             assert mask[int(y), int(x)], cell
         assert np.array_equal(masks.decode(ctl.result(0, 1).rle), mask)
+        await pilot.click(canvas, offset=(40, 14), button=3)  # the right button does not paint nor prompt
+        await idle(pilot, rig)
+        assert len(rig.store.prompts()) == 2
         await pilot.press("W", "plus", "plus")  # the eraser, zoomed in
         x, y = expected_pixel(canvas, (30, 12))
         await pilot.mouse_down(canvas, offset=(30, 12))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, cast
 
@@ -108,7 +108,7 @@ class Stroke:
     before: np.ndarray  # the mask the stroke started from (bool)
     mask: np.ndarray  # uint8 0/1, what cv2 paints on
     last: tuple[int, int] | None = None  # the latest dab's centre: the next one is joined to it
-    _rle: Rle | None = None
+    _rle: Rle | None = field(default=None, repr=False)  # `rle`'s cache
 
     @property
     def rle(self) -> Rle:

@@ -859,6 +859,8 @@ class FrameCanvas(Widget, can_focus=True):
         if self._view.to_frame(cx, cy) is None:
             return  # the letterbox is not the picture
         event.stop()
+        if self._tool in PAINT_TOOLS and event.button != LEFT:
+            return  # painting is the left button's; a right click would add a point behind the brush
         self._press = (cx, cy, event.button)
         self.capture_mouse()
         if event.button != LEFT:
