@@ -345,10 +345,8 @@ class AnnotateScreen(Screen[None]):
         masks = tuple(
             MaskLayer(r.obj_id, r.rle, colours[r.obj_id], r.obj_id == view.selected) for r in results
         )
-        stroke = ctl.stroke
-        if (
-            stroke is not None and stroke.frame == frame and stroke.obj_id in colours
-        ):  # what is painted so far
+        stroke = ctl.stroke  # a stroke in progress shows what is painted so far
+        if stroke is not None and stroke.frame == frame and stroke.obj_id in colours:
             painted = MaskLayer(
                 stroke.obj_id, stroke.rle, colours[stroke.obj_id], stroke.obj_id == view.selected
             )
