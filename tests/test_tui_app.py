@@ -884,7 +884,7 @@ async def test_the_keyboard_pointer_picks_a_point_up_and_puts_it_down_in_point_e
         await idle(pilot, rig)
         [moved] = rig.store.prompts()
         assert moved.point == pytest.approx(canvas.crosshair)
-        assert "point editing (D ends)" in screen_text(rig.app)
+        assert rig.app.controller.tool_hint() == "point editing (D ends)"  # after the notice, in the status
         await pilot.press("enter", "h", "escape")  # escape drops the carried point where it was
         await idle(pilot, rig)
         assert rig.store.prompts() == [moved] and canvas.crosshair is not None

@@ -322,7 +322,7 @@ class AnnotateScreen(Screen[None]):
             flag_text = (
                 flag.reason if obj and flag.obj_id == obj.obj_id else f"object {flag.obj_id}: {flag.reason}"
             )
-        hints = [text for text in (ctl.tool_hint(), ctl.notice, ctl.pending_hint()) if text]
+        hints = [text for text in (ctl.notice, ctl.tool_hint(), ctl.pending_hint()) if text]
         depth = COLOR_DEPTHS.get(self.app.console.color_system or "", "no colour")
         return StatusInfo(
             frame=view.frame,
