@@ -7,9 +7,11 @@ import pytest
 
 from sam2tui.masks import encode
 from sam2tui.tui.compose import (
+    BRUSH,
     CROSSHAIR,
     DIM_FILL,
     DIM_MARK,
+    ERASER,
     FILL_ALPHA,
     LETTERBOX,
     MARK_EDGE,
@@ -17,6 +19,7 @@ from sam2tui.tui.compose import (
     POSITIVE_MARK,
     RUBBER_BAND,
     BoxLayer,
+    BrushLayer,
     MaskLayer,
     Overlay,
     PointLayer,
@@ -211,6 +214,19 @@ def test_crosshair_has_four_arms_and_leaves_the_target_pixel_visible() -> None:
     assert not yellow[20, 42] and not yellow[22, 40]  # the dark edges around the gap
 
 
+def test_the_brush_is_a_circle_outline_of_its_radius_scaled_with_the_view() -> None:
+    view = Viewport(320, 180, 80, 45)  # 4 frame pixels per output pixel
+    out = compose(grey_frame(), Overlay(brush=BrushLayer(162.0, 82.0, 20.0)), view, 80, 45)
+    white = (out == BRUSH).all(axis=2)
+    assert white[20, 45] and white[20, 35] and white[15, 40] and white[25, 40]  # 5 output pixels out
+    assert not white[20, 40] and not white[20, 47]  # an outline: its middle and outside stay clear
+    zoomed = view.zoomed(2.0)
+    out = compose(grey_frame(), Overlay(brush=BrushLayer(160.0, 90.0, 20.0, erase=True)), zoomed, 80, 45)
+    red = (out == ERASER).all(axis=2)
+    cy, cx = (int(v) for v in zoomed.to_canvas(160.0, 90.0)[::-1])
+    assert red[cy, cx + 10] and red[cy, cx - 10] and not red[cy, cx + 5]  # twice as large zoomed in
+
+
 def test_zoomed_crop_shows_the_region_at_higher_scale() -> None:
     frame = grey_frame()
     frame[90:, :] = 10  # bottom half dark
@@ -253,3 +269,6 @@ def test_version_key_follows_the_picture() -> None:
     )
     assert Overlay(rubber_band=(0, 0, 5, 5)).version_key() != Overlay().version_key()
     assert Overlay(crosshair=(5, 5)).version_key() != Overlay().version_key()
+    assert (
+        Overlay(brush=BrushLayer(5, 5, 3)).version_key() != Overlay(brush=BrushLayer(5, 5, 4)).version_key()
+    )

@@ -7,8 +7,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from sam2tui import masks
 from sam2tui.engine.tracker import Idle, Propagate, PropagationDone, Replay
 from sam2tui.session.history import History
 from sam2tui.session.review import FrameState
@@ -614,6 +616,10 @@ def test_a_locked_object_takes_no_edit_and_propagation_keeps_its_masks(rig: Engi
     assert not ctl.mark_absent() and not ctl.clear_frame() and not ctl.remove_object(1)
     assert not ctl.split_object() and "locked" in ctl.notice
     assert not ctl.swap_objects(2) and not ctl.merge_objects(2)
+    assert not ctl.delete_point((40, 60)) and "locked" in ctl.notice
+    ctl.toggle_tool("brush")
+    assert not ctl.paint(40, 60) and "locked" in ctl.notice and ctl.stroke is None
+    ctl.toggle_tool("brush")
     assert rig.store.prompts() == prompts
     ctl.select(2)
     assert ctl.click(100, 60, positive=False)  # a correction of object 2 ...
@@ -697,3 +703,74 @@ def test_split_at_this_frame_makes_a_new_object_of_the_same_class(rig: EngineRig
     assert ctl.undo()
     ctl.propagation.running = True
     assert not ctl.split_object() and "propagating" in ctl.notice
+
+
+def test_a_deleted_or_moved_point_reapplies_the_frames_clicks_in_order_as_one_undo_step(
+    rig: EngineRig,
+) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(5)
+    clicks = [(40.0, 50.0, True), (60.0, 50.0, False), (80.0, 50.0, True)]
+    for x, y, positive in clicks:
+        assert ctl.click(x, y, positive)
+    rig.drain()
+    assert ctl.point_near(61, 52) == rig.store.prompts(frame=5, obj_id=1)[1]
+    assert ctl.point_near(61, 90, reach=5) is None
+    assert not ctl.delete_point((61, 90), reach=5) and "no point of object 1 there" in ctl.notice
+    assert ctl.delete_point((62, 49))  # nearest: the negative click
+    rig.drain()
+    assert [p.point for p in rig.store.prompts(frame=5, obj_id=1)] == [(40.0, 50.0), (80.0, 50.0)]
+    sent = [call[1] for call in rig.tracker.calls if call[0] == "set_prompt"][-1]
+    assert [p.point for p in sent.steps] == [(40.0, 50.0), (80.0, 50.0)]  # the clicks left, in order
+    assert ctl.result(5, 1).box is not None and "deleted a point" in ctl.notice
+    assert ctl.lane(1).labels[5] is LabelState.PROMPTED and ctl.pending  # a correction like any other
+    assert ctl.move_point((41, 51), (30, 70), reach=4)
+    rig.drain()
+    [moved, kept] = rig.store.prompts(frame=5, obj_id=1)
+    assert (moved.point, moved.label, kept.point) == ((30.0, 70.0), POSITIVE, (80.0, 50.0))
+    assert not ctl.move_point((10, 10), (20, 20), reach=4)  # a drag that starts on no point moves nothing
+    assert ctl.undo()  # the move
+    assert [p.point for p in rig.store.prompts(frame=5, obj_id=1)] == [(40.0, 50.0), (80.0, 50.0)]
+    assert ctl.undo()  # the deletion
+    assert [p.label for p in rig.store.prompts(frame=5, obj_id=1)] == [POSITIVE, NEGATIVE, POSITIVE]
+    ctl.seek(6)
+    assert not ctl.delete_point((40, 50)) and "no point of object 1 on this frame" in ctl.notice
+    assert not ctl.delete_point(None) and "point at it first" in ctl.notice
+
+
+def test_a_brush_stroke_is_the_frames_mask_prompt_one_undo_step_per_stroke(rig: EngineRig) -> None:
+    ctl = propagated(rig).controller
+    ctl.seek(3)
+    before = masks.decode(ctl.result(3, 1).rle)
+    assert not ctl.paint(10, 10)  # not in a paint mode
+    assert ctl.toggle_tool("brush") == "brush" and "brush" in ctl.notice
+    radius = ctl.brush_radius
+    assert ctl.resize_brush(larger=True) > radius
+    ctl.resize_brush(larger=False)
+    assert ctl.brush_radius == radius
+    assert ctl.paint(10, 10) and ctl.paint(30, 10)  # a drag: dabs joined by a band
+    assert rig.store.prompts(frame=3) == []  # nothing stored while the stroke goes on
+    shown = masks.decode(ctl.stroke.rle)
+    assert shown[10, 10:31].all() and (shown | before).sum() == shown.sum()  # from the current mask on
+    assert ctl.end_stroke()
+    rig.drain()
+    [prompt] = rig.store.prompts(frame=3, obj_id=1)
+    assert prompt.kind is PromptKind.MASK and np.array_equal(masks.decode(prompt.mask), shown)
+    assert np.array_equal(masks.decode(ctl.result(3, 1).rle), shown)  # the user's mask, bit for bit
+    assert ctl.lane(1).labels[3] is LabelState.PROMPTED and ctl.pending
+    assert ctl.toggle_tool("eraser") == "eraser"
+    assert ctl.paint(10, 10) and ctl.end_stroke() and "erased from object 1" in ctl.notice
+    rig.drain()
+    erased = masks.decode(rig.store.prompts(frame=3, obj_id=1)[-1].mask)
+    assert not erased[10, 10] and erased[10, 30]
+    ctl.toggle_tool("brush")
+    assert ctl.paint(10, 30)  # a single dab (the keyboard pointer's) ...
+    assert ctl.toggle_tool("brush") == "prompt"  # ... ended by leaving the mode
+    assert len(rig.store.prompts(frame=3, obj_id=1)) == 3
+    assert ctl.undo() and ctl.undo()  # the dab, then the eraser stroke: one step each
+    assert len(rig.store.prompts(frame=3, obj_id=1)) == 1
+    assert ctl.undo() and rig.store.prompts(frame=3) == []
+    ctl.toggle_tool("brush")
+    x, y = 45, 60  # inside the mask: a brush dab there changes nothing
+    ctl.seek(0)
+    assert ctl.paint(x, y) and not ctl.end_stroke() and "changed nothing" in ctl.notice

@@ -206,3 +206,21 @@ def test_track_applies_a_frames_points_as_clicks_in_order(
         score = abs(result.score - float(raw_output(state, frame)["object_score_logits"].item()))
         FIGURES["track"] = max(FIGURES.get("track", 0.0), score)
         assert score <= TOLERANCE
+
+
+def test_a_deleted_then_a_moved_click_reapply_the_frames_clicks_like_sam2_fed_them_in_order(
+    tracker: Sam2Tracker, raw: Any, video: VideoSource, clip_folder: Path
+) -> None:
+    tracker.start(video)
+    steps = click_steps(0, CLICKS)
+    for n in range(len(CLICKS)):
+        tracker.set_prompt(FramePrompt(0, 1, steps[: n + 1]))
+    moved = (CLICKS[0], (70.0, 30.0, True))  # the middle click deleted, then the last one moved
+    for case, clicks in (("deleted click", (CLICKS[0], CLICKS[2])), ("moved click", moved)):
+        (result,) = tracker.set_prompt(FramePrompt(0, 1, click_steps(0, clicks)))
+        state = raw.init_state(str(clip_folder), offload_video_to_cpu=True)
+        for n, (x, y, positive) in enumerate(clicks):
+            _, _, logits = raw.add_new_points_or_box(
+                state, 0, 1, points=[[x, y]], labels=[int(positive)], clear_old_points=n == 0
+            )
+        compare(case, result, logits, state, tracker)

@@ -43,8 +43,10 @@ def store(path: Path) -> Iterator[SessionStore]:
 
 
 def state(store: SessionStore) -> tuple[object, ...]:
-    """What edits change; a restored object's prompts come after the others, so order them per object."""
-    prompts = sorted(store.prompts(), key=lambda p: p.obj_id)  # stable: creation order within an object
+    """What edits change. Restored prompts get new row ids (an object's after the others, a frame's after
+    the object's other frames), so order them per object and frame; the order within a frame, which SAM 2
+    applies, stays the creation order (the sort is stable)."""
+    prompts = sorted(store.prompts(), key=lambda p: (p.obj_id, p.frame))
     return (store.objects(), prompts, store.frame_prompts(), store.results())
 
 
@@ -88,6 +90,28 @@ def test_clear_prompts_undo_redo(store: SessionStore) -> None:
     assert store.prompts(2, 1) == prompts[:2]
     history.redo()
     assert store.prompts() == prompts[2:]
+
+
+def test_replacing_a_frames_prompts_is_one_edit_undone_in_order(store: SessionStore) -> None:
+    history = History(store)
+    history.add_object()
+    clicks = [Prompt.click(2, 1, 1, 1), Prompt.click(2, 1, 5, 5, False), Prompt.click(2, 1, 9, 2)]
+    other = Prompt.click(3, 1, 2, 2)
+    history.add_prompts([*clicks, other])
+    moved = Prompt.click(2, 1, 7, 7, False)
+    edit = history.replace_prompts(2, 1, [clicks[0], moved, clicks[2]])
+    assert edit.kind is EditKind.REPLACE_PROMPTS and edit.replaced == tuple(clicks)
+    assert store.prompts(2, 1) == [clicks[0], moved, clicks[2]] and store.prompts(3, 1) == [other]
+    history.replace_prompts(2, 1, [clicks[0], clicks[2]])  # a point deleted
+    assert store.prompts(2, 1) == [clicks[0], clicks[2]]
+    history.undo()
+    assert store.prompts(2, 1) == [clicks[0], moved, clicks[2]]
+    history.undo()
+    assert store.prompts(2, 1) == clicks
+    history.redo()
+    assert store.prompts(2, 1) == [clicks[0], moved, clicks[2]]
+    with pytest.raises(ValueError, match="frame 2 only"):
+        history.replace_prompts(2, 1, [other])
 
 
 def test_clearing_nothing_is_not_recorded(store: SessionStore) -> None:
@@ -244,6 +268,7 @@ edits = st.builds(
     ),
     st.lists(result_values, max_size=3).map(tuple),
     other=st.one_of(st.none(), st.integers(1, 99)),
+    replaced=st.lists(prompt_values, max_size=3).map(tuple),
 )
 
 
@@ -258,6 +283,7 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("prompt"), prompt_values),
         st.tuples(st.just("clear"), st.integers(0, 99)),  # clears the (frame, object) of the n-th prompt
+        st.tuples(st.just("delete"), st.integers(0, 99)),  # deletes the n-th prompt from its frame
         st.tuples(st.just("add_object")),
         st.tuples(st.just("remove_object"), st.integers(1, 3)),
         st.tuples(st.just("swap"), st.integers(1, 3), st.integers(1, 3), st.integers(0, 6)),
@@ -302,6 +328,11 @@ def test_undo_and_redo_walk_back_and_forth_through_the_same_states(ops: list[tup
                 elif name == "clear" and store.prompts():
                     chosen = store.prompts()[op[1] % len(store.prompts())]
                     history.clear_prompts(chosen.frame, chosen.obj_id)
+                elif name == "delete" and store.prompts():
+                    chosen = store.prompts()[op[1] % len(store.prompts())]
+                    kept = store.prompts(chosen.frame, chosen.obj_id)
+                    kept.remove(chosen)
+                    history.replace_prompts(chosen.frame, chosen.obj_id, kept)
                 elif name == "add_object" and len(known) < 3:
                     obj, _ = history.add_object()
                     # Tracked at once: results are no edit, but they leave and come back with their object.

@@ -128,7 +128,7 @@ async def test_open_a_clip_step_to_the_next_and_come_back(app: Sam2TuiApp, proje
         assert "masks by scripted" in screen_text(app)  # the status bar says which model made the masks
         app.store.add_classes(["bike"])  # as the new-object dialog does with a new class
 
-        await pilot.press("greater_than_sign")  # the next clip, without leaving the app
+        await pilot.press("ctrl+pagedown")  # the next clip, without leaving the app
         await settle(pilot, lambda: app.clip_index == 1 and isinstance(app.screen, AnnotateScreen))
         await settle(pilot, lambda: app.controller.model.ready)
         assert Path(app.video.path).name == "b" and len(app.store.objects()) == 1
@@ -137,7 +137,7 @@ async def test_open_a_clip_step_to_the_next_and_come_back(app: Sam2TuiApp, proje
         with SessionStore.open_snapshot(project / "a.sam2tui") as a:  # a was closed with its edits saved
             assert len(a.prompts()) == 1 and a.results()
 
-        await pilot.press("less_than_sign")
+        await pilot.press("ctrl+pageup")
         await settle(pilot, lambda: app.clip_index == 0 and isinstance(app.screen, AnnotateScreen))
         await settle(pilot, lambda: app.controller.model.ready)
         await pilot.press("escape")  # nothing to cancel: back to the project
@@ -214,7 +214,7 @@ def test_sam2tui_dir_in_a_real_terminal(tmux: Tmux, project: Path, tmp_path: Pat
     tmux.wait_screen(lambda s: "ready on cpu" in s, "clip a's model to be ready")
     tmux.click(30, 12)
     tmux.wait_screen(lambda s: "object 1  car" in s, "object 1 (the project's first class) after the click")
-    tmux.keys(">")
+    tmux.keys("C-NPage")
     tmux.wait_screen(lambda s: "ready on cpu" in s and "object 1  person" in s, "clip b, with its object")
     tmux.keys("Escape")
     tmux.wait_screen(lambda s: "scripted" in s and "not started" in s, "the project again, a's row read anew")

@@ -1,4 +1,4 @@
-"""The installed `sam2tui` in a real terminal (tmux): click, propagate, export, quit.
+"""The installed `sam2tui` in a real terminal (tmux): click, propagate, edit, paint, export, quit.
 
 The app runs with the scripted tracker through the testing hook SAM2TUI_TEST_TRACKER; the click is a real
 SGR mouse report (tests/tmux_driver.py).
@@ -11,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
+from sam2tui import masks
 from sam2tui.session.store import SessionStore
+from sam2tui.values import PromptKind
 from sam2tui.video import VideoSource
 from tests.fixtures_tui import CLIP_FRAMES, WIDE_CLIP, write_clip_folder
 from tests.tmux_driver import Tmux, needs_tmux
@@ -64,7 +67,9 @@ def test_click_propagate_export_quit_in_a_real_terminal(tmux: Tmux, tmp_path: Pa
         assert len(store.results()) == CLIP_FRAMES
 
 
-def test_rename_class_list_absent_range_and_an_export_from_another_shell(tmux: Tmux, tmp_path: Path) -> None:
+def test_rename_absent_range_point_delete_brush_stroke_and_an_export_from_another_shell(
+    tmux: Tmux, tmp_path: Path
+) -> None:
     clip = write_clip_folder(tmp_path / "clip", size=WIDE_CLIP)
     classes = tmp_path / "data.yaml"
     classes.write_text("names:\n  0: person\n  1: cup\n")
@@ -88,6 +93,12 @@ def test_rename_class_list_absent_range_and_an_export_from_another_shell(tmux: T
     time.sleep(0.5)
     tmux.keys("Right", "Enter")  # the class completes to "cup", a class of the list: saved at once
     tmux.wait_screen(lambda s: "blue cup  cup" in s, "the new class")
+    tmux.click(36, 12)  # a second point ...
+    tmux.keys("D")
+    tmux.wait_screen(lambda s: "point editing" in s, "point-edit mode")
+    tmux.click(36, 12)  # ... clicked in point-edit mode: deleted
+    tmux.wait_screen(lambda s: "deleted a point" in s, "the point deleted")
+    tmux.keys("D")
     tmux.keys("p")
     tmux.wait_screen(lambda s: "propagated 20 frames" in s, "the propagation to finish")
     tmux.keys("g")
@@ -100,6 +111,16 @@ def test_rename_class_list_absent_range_and_an_export_from_another_shell(tmux: T
     tmux.wait_screen(lambda s: "absent on fram" in s and "◇" in s, "the absent range")
     tmux.keys("r")
     tmux.wait_screen(lambda s: "propagated" in s and "stale" not in s, "the re-propagation")
+    tmux.keys("g")
+    tmux.wait_screen(lambda s: "Go to frame" in s, "the go-to dialog")
+    tmux.keys("1", "5", "Enter")
+    tmux.wait_screen(lambda s: "frame 15/19" in s, "frame 15")
+    tmux.keys("w")
+    tmux.wait_screen(lambda s: "brush: drag" in s, "the brush")
+    tmux.drag((22, 10), (40, 14))
+    tmux.wait_screen(lambda s: "painted object 1" in s, "the brush stroke")
+    tmux.keys("r")
+    tmux.wait_screen(lambda s: "propagated" in s and "stale" not in s, "the stroke's re-propagation")
 
     out = tmp_path / "coco.json"
     session = tmp_path / "clip.sam2tui"
@@ -115,5 +136,11 @@ def test_rename_class_list_absent_range_and_an_export_from_another_shell(tmux: T
     annotated = {coco.anns[a]["image_id"] - 1 for a in coco.getAnnIds(catIds=[2])}
     assert 0 in annotated and not annotated & {5, 6, 7}  # the absent frames are confirmed negatives:
     assert {5, 6, 7} <= {image_id - 1 for image_id in coco.getImgIds()}  # images without the object
+    [painted] = coco.loadAnns(coco.getAnnIds(imgIds=[16]))
     tmux.keys("q")
     tmux.wait_screen(lambda s: "SAM2TUI_EXIT=0" in s, "the app to quit cleanly")
+    with SessionStore.open(session) as store:
+        [point] = store.prompts(frame=0)  # the deleted point is gone
+        [stroke] = store.prompts(frame=15)
+    assert point.kind is PromptKind.POINT and stroke.kind is PromptKind.MASK
+    assert np.array_equal(coco.annToMask(painted).astype(bool), masks.decode(stroke.mask))  # as painted

@@ -8,11 +8,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pycocotools.coco import COCO
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input
 
+from sam2tui import masks
 from sam2tui.engine.worker import EngineWorker
 from sam2tui.errors import EngineError
 from sam2tui.session.review import FrameState
@@ -891,3 +893,93 @@ async def test_shift_m_merges_into_the_picked_object_and_shift_y_splits_here(rig
         await pilot.press("u", "u")
         await idle(pilot, rig)
         assert [o.obj_id for o in ctl.objects()] == [1, 2] and ctl.result(10, 1) is not None
+
+
+async def test_point_edit_mode_deletes_a_clicked_point_and_drags_one_and_d_deletes_at_the_pointer(
+    rig: AppRig,
+) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.click(canvas, offset=(30, 12))
+        await pilot.click(canvas, offset=(36, 12), button=3)
+        await pilot.click(canvas, offset=(42, 12))
+        await idle(pilot, rig)
+        await pilot.press("D")
+        assert rig.app.controller.tool == "points" and "point editing" in screen_text(rig.app)
+        await pilot.click(canvas, offset=(36, 12))  # on the negative point: deleted, not a new point
+        await idle(pilot, rig)
+        assert [p.label for p in rig.store.prompts()] == [POSITIVE, POSITIVE]
+        await pilot.mouse_down(canvas, offset=(42, 12))  # a drag from a point moves it
+        await pilot.hover(canvas, offset=(48, 16))
+        await pilot.mouse_up(canvas, offset=(48, 16))
+        await idle(pilot, rig)
+        first, moved = rig.store.prompts()
+        assert first.point == pytest.approx(expected_pixel(canvas, (30, 12)))
+        assert moved.point == pytest.approx(expected_pixel(canvas, (48, 16)))
+        sent = [call[1] for call in rig.tracker.calls if call[0] == "set_prompt"][-1]
+        assert [p.point for p in sent.steps] == [first.point, moved.point]  # re-applied in order
+        await pilot.press("D", "v")  # back to prompting; the keyboard pointer at the centre
+        x, y = canvas.crosshair
+        await pilot.press("d")  # the point nearest the pointer
+        await idle(pilot, rig)
+        [left] = rig.store.prompts()
+        nearest = min((first, moved), key=lambda p: (p.point[0] - x) ** 2 + (p.point[1] - y) ** 2)
+        assert left != nearest
+        await pilot.press("u", "u", "u")  # each edit is one undo step
+        assert [p.label for p in rig.store.prompts()] == [POSITIVE, NEGATIVE, POSITIVE]
+
+
+async def test_brush_and_eraser_strokes_zoomed_and_with_the_keyboard_pointer(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        ctl = rig.app.controller
+        await pilot.click(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        await pilot.press("w", "greater_than_sign")
+        assert ctl.tool == "brush" and "brush radius" in screen_text(rig.app)
+        await pilot.hover(canvas, offset=(20, 8))
+        assert canvas._effective_overlay().brush is not None  # the brush is shown where it paints
+        await pilot.mouse_down(canvas, offset=(20, 8))
+        await pilot.hover(canvas, offset=(24, 8))
+        assert len(rig.store.prompts()) == 1 and ctl.stroke is not None  # saved only on release
+        await pilot.mouse_up(canvas, offset=(24, 8))
+        await idle(pilot, rig)
+        painted = rig.store.prompts()[-1]
+        assert painted.kind is PromptKind.MASK and "painted object 1" in screen_text(rig.app)
+        mask = masks.decode(painted.mask)
+        for cell in ((20, 8), (22, 8), (24, 8), (30, 12)):  # the stroke, and the mask it started from
+            x, y = expected_pixel(canvas, cell)
+            assert mask[int(y), int(x)], cell
+        assert np.array_equal(masks.decode(ctl.result(0, 1).rle), mask)
+        await pilot.click(canvas, offset=(40, 14), button=3)  # the right button does not paint nor prompt
+        await idle(pilot, rig)
+        assert len(rig.store.prompts()) == 2
+        await pilot.press("W", "plus", "plus")  # the eraser, zoomed in
+        x, y = expected_pixel(canvas, (30, 12))
+        await pilot.mouse_down(canvas, offset=(30, 12))
+        await pilot.mouse_up(canvas, offset=(30, 12))
+        await idle(pilot, rig)
+        assert not masks.decode(rig.store.prompts()[-1].mask)[int(y), int(x)]
+        await pilot.press("v", "enter")  # a dab of the eraser at the keyboard pointer
+        await idle(pilot, rig)
+        x, y = canvas.crosshair
+        assert (
+            len(rig.store.prompts()) == 4 and not masks.decode(rig.store.prompts()[-1].mask)[int(y), int(x)]
+        )
+        await pilot.press("u", "u", "u")  # one undo step per stroke
+        assert [p.kind for p in rig.store.prompts()] == [PromptKind.POINT]
+
+
+async def test_the_keyboard_pointer_picks_a_point_up_and_puts_it_down_in_point_edit_mode(rig: AppRig) -> None:
+    async with rig.app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, rig)
+        await pilot.press("v", "enter")  # a point at the crosshair
+        await idle(pilot, rig)
+        await pilot.press("D", "enter", "l", "l", "j", "enter")  # picked up, carried, put down
+        await idle(pilot, rig)
+        [moved] = rig.store.prompts()
+        assert moved.point == pytest.approx(canvas.crosshair)
+        assert rig.app.controller.tool_hint() == "point editing (D ends)"  # after the notice, in the status
+        await pilot.press("enter", "h", "escape")  # escape drops the carried point where it was
+        await idle(pilot, rig)
+        assert rig.store.prompts() == [moved] and canvas.crosshair is not None

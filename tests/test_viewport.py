@@ -60,6 +60,12 @@ def test_zoom_shows_a_smaller_region_and_fills_the_canvas() -> None:
     assert v.to_frame(80, 48) == pytest.approx((640.0, 360.0))
 
 
+def test_a_canvas_length_in_frame_pixels_shrinks_with_zoom() -> None:
+    v = Viewport(1280, 720, 160, 96)  # 8 frame pixels per canvas pixel
+    assert v.to_frame_length(2.0) == pytest.approx(16.0)
+    assert v.zoomed(4.0).to_frame_length(2.0) == pytest.approx(4.0)
+
+
 def test_zoom_is_clamped() -> None:
     v = Viewport(1280, 720, 160, 96)
     assert v.zoomed(0.5).zoom == 1.0

@@ -75,8 +75,20 @@ class Tmux:
     def click(self, column: int, row: int, button: int = 0) -> None:
         """A mouse click at a 0-based cell as the terminal reports it (SGR: 1-based, press then release)."""
         for final in "Mm":
-            report = f"\x1b[<{button};{column + 1};{row + 1}{final}".encode()
-            self("send-keys", "-t", "app", "-H", *(f"{byte:02x}" for byte in report))
+            self._mouse(f"\x1b[<{button};{column + 1};{row + 1}{final}")
+
+    def drag(self, start: tuple[int, int], end: tuple[int, int], steps: int = 4) -> None:
+        """A left drag between 0-based cells: the press, `steps` moves with the button held (SGR 32), the
+        release."""
+        (c0, r0), (c1, r1) = start, end
+        self._mouse(f"\x1b[<0;{c0 + 1};{r0 + 1}M")
+        for i in range(1, steps + 1):
+            column, row = round(c0 + (c1 - c0) * i / steps), round(r0 + (r1 - r0) * i / steps)
+            self._mouse(f"\x1b[<32;{column + 1};{row + 1}M")
+        self._mouse(f"\x1b[<0;{c1 + 1};{r1 + 1}m")
+
+    def _mouse(self, report: str) -> None:
+        self("send-keys", "-t", "app", "-H", *(f"{byte:02x}" for byte in report.encode()))
 
     def keys(self, *keys: str) -> None:
         self("send-keys", "-t", "app", *keys)

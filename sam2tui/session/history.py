@@ -29,16 +29,18 @@ class EditKind(str, Enum):
     SWAP_OBJECTS = "swap_objects"  # obj_id and other trade identities from frame on
     MERGE_OBJECTS = "merge_objects"  # obj_id merged into other
     SPLIT_OBJECT = "split_object"  # obj_id's frames from frame on given to a new object, other
+    REPLACE_PROMPTS = "replace_prompts"  # a frame's prompts edited in place (a point deleted or moved)
 
 
 @dataclass(frozen=True)
 class Edit:
     """One undoable change. `prompts`: the prompt added, the prompts cleared, or a removed object's;
     `obj`, `results` and `pending`: the object as it was removed (or added), with its results and pending
-    corrections; for an update, `obj` is the object after it and `previous` before it. An identity edit
-    names its second object `other`; a merge keeps both objects as they were (`obj` the merged one,
-    `previous` the one it went into, with the prompts, results and pending corrections of both), a split
-    the object it made (`obj`)."""
+    corrections; for an update, `obj` is the object after it and `previous` before it; for a replacement,
+    `prompts` are the frame's prompts after it and `replaced` before it. An identity edit names its second
+    object `other`; a merge keeps both objects as they were (`obj` the merged one, `previous` the one it
+    went into, with the prompts, results and pending corrections of both), a split the object it made
+    (`obj`)."""
 
     kind: EditKind
     frame: int | None
@@ -49,6 +51,7 @@ class Edit:
     pending: tuple[PendingCorrection, ...] = ()
     previous: TrackedObject | None = None
     other: int | None = None
+    replaced: tuple[Prompt, ...] = ()
 
     def to_json(self) -> str:
         value: dict[str, Any] = {
@@ -61,6 +64,7 @@ class Edit:
             "pending": [[p.obj_id, p.frame, p.edit_seq] for p in self.pending],
             "previous": None if self.previous is None else schema.object_to_json(self.previous),
             "other": self.other,
+            "replaced": [schema.prompt_to_json(p) for p in self.replaced],
         }
         return schema.dumps(value)
 
@@ -77,6 +81,7 @@ class Edit:
             tuple(PendingCorrection(int(o), int(f), int(seq)) for o, f, seq in value.get("pending", [])),
             None if value.get("previous") is None else schema.object_from_json(value["previous"]),
             None if value.get("other") is None else int(value["other"]),
+            tuple(schema.prompt_from_json(p) for p in value.get("replaced", [])),
         )
 
 
@@ -102,6 +107,16 @@ class History:
             if not self._store.prompts(frame, obj_id):
                 return Edit(EditKind.CLEAR_PROMPTS, frame, obj_id)
             return self._record(Edit(EditKind.CLEAR_PROMPTS, frame, obj_id))
+
+    def replace_prompts(self, frame: int, obj_id: int, prompts: Sequence[Prompt]) -> Edit:
+        """Give an object's frame these prompts instead of its stored ones, in this order (a point deleted
+        or moved): one edit, undone by putting the old ones back in their order."""
+        if any((p.frame, p.obj_id) != (frame, obj_id) for p in prompts):
+            raise ValueError(f"a replacement holds prompts of object {obj_id} on frame {frame} only")
+        with self._store.transaction():
+            replaced = tuple(self._store.prompts(frame, obj_id))
+            edit = Edit(EditKind.REPLACE_PROMPTS, frame, obj_id, tuple(prompts), replaced=replaced)
+            return self._record(edit)
 
     def add_object(self, name: str | None = None, class_name: str = "object") -> tuple[TrackedObject, Edit]:
         with self._store.transaction():
@@ -186,6 +201,11 @@ class History:
             if forward:
                 return replace(edit, prompts=tuple(store.clear_prompts(edit.frame, edit.obj_id)))
             store.add_prompts(edit.prompts)
+            return edit
+        if edit.kind is EditKind.REPLACE_PROMPTS:
+            assert edit.frame is not None
+            store.clear_prompts(edit.frame, edit.obj_id)
+            store.add_prompts(edit.prompts if forward else edit.replaced)
             return edit
         if edit.kind is EditKind.UPDATE_OBJECT:
             target = edit.obj if forward else edit.previous

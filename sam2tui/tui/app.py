@@ -89,7 +89,7 @@ class Sam2TuiApp(App[int]):
             tooltip="In a project's clip, with nothing to cancel: back to the project screen",
         ),
         Binding(
-            "greater_than_sign",
+            "ctrl+pagedown",
             "switch_clip(1)",
             "Next clip",
             show=False,
@@ -97,7 +97,7 @@ class Sam2TuiApp(App[int]):
             tooltip="In a project: close this clip (all saved) and open the next one",
         ),
         Binding(
-            "less_than_sign",
+            "ctrl+pageup",
             "switch_clip(-1)",
             "Previous clip",
             show=False,

@@ -41,6 +41,8 @@ _GREY: Color = (128, 128, 128)
 TEXT_CELL_MAX = (2, 4)  # output pixels per cell up to which marks are drawn as whole cells
 RUBBER_BAND: Color = (255, 255, 255)
 CROSSHAIR: Color = (255, 255, 0)
+BRUSH: Color = (255, 255, 255)
+ERASER: Color = (250, 40, 40)
 SELECTED_LIGHTEN = 0.55  # how far a selected object's outline moves towards white
 
 
@@ -76,9 +78,20 @@ class BoxLayer:
 
 
 @dataclass(frozen=True)
+class BrushLayer:
+    """The brush (or eraser) where it would paint: a circle of `radius` video pixels around (x, y)."""
+
+    x: float
+    y: float
+    radius: float
+    erase: bool = False
+
+
+@dataclass(frozen=True)
 class Overlay:
     """Everything drawn over one frame. `rubber_band` is the box being dragged and `crosshair` the keyboard
-    pointer (video pixels); both are always shown. `mask_alpha` is how opaque mask fills are (0 to 1)."""
+    pointer (video pixels); both are always shown, like `brush` while painting. `mask_alpha` is how opaque
+    mask fills are (0 to 1)."""
 
     masks: tuple[MaskLayer, ...] = ()
     boxes: tuple[BoxLayer, ...] = ()
@@ -89,6 +102,7 @@ class Overlay:
     show_boxes: bool = True
     show_points: bool = True
     mask_alpha: float = FILL_ALPHA
+    brush: BrushLayer | None = None
 
     def version_key(self) -> Hashable:
         """A cheap key that changes whenever the picture would (RLE counts strings cache their hash)."""
@@ -96,7 +110,7 @@ class Overlay:
             (m.obj_id, m.rle["counts"], tuple(m.rle["size"]), m.color, m.selected) for m in self.masks
         )
         flags = (self.show_masks, self.show_boxes, self.show_points, self.mask_alpha)
-        return masks, self.boxes, self.points, self.rubber_band, self.crosshair, flags
+        return masks, self.boxes, self.points, self.rubber_band, self.crosshair, flags, self.brush
 
 
 @dataclass(frozen=True)
@@ -367,6 +381,11 @@ def _compose(
                 _draw_cell_mark(out, *m.point(p.x, p.y), cell, p.positive, color)
             else:
                 _draw_disc_mark(out, *m.point(p.x, p.y), radius + p.selected, line, p.positive, color)
+    if overlay.brush is not None:
+        brush = overlay.brush
+        u, v = m.point(brush.x, brush.y)
+        radius = max(1, round(brush.radius * m.ax))
+        cv2.circle(out, (math.floor(u), math.floor(v)), radius, ERASER if brush.erase else BRUSH, line)
     if overlay.crosshair is not None:
         _draw_crosshair(out, *m.point(*overlay.crosshair), max(3, min(out_w, out_h) // 32), line)
     _paint_letterbox(out, m.image)

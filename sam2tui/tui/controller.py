@@ -28,10 +28,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, cast
 
+import cv2
 import numpy as np
 
 from sam2tui import masks
@@ -64,7 +65,9 @@ from sam2tui.values import (
     FrameResult,
     LabelState,
     Prompt,
+    PromptKind,
     ReviewThresholds,
+    Rle,
     TrackedObject,
     default_color,
 )
@@ -72,6 +75,9 @@ from sam2tui.values import (
 Layer = Literal["masks", "boxes", "points"]  # what the canvas draws over the frame, each shown or hidden
 PLACE_KEY = "view.place"  # the session setting with where the user left off: frame, object, zoom
 OBJECT_VIEW_KEY = "view.objects"  # the session setting with the hidden objects and the solo one
+Tool = Literal["prompt", "points", "brush", "eraser"]  # what the left mouse button does on the picture
+BRUSH_RADII = (1, 256)  # the smallest and largest brush radius, video pixels
+BRUSH_STEP = 1.25  # per brush-size key press
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,37 @@ class Engine(Protocol):
 
     @property
     def busy(self) -> bool: ...
+
+
+@dataclass
+class Stroke:
+    """A brush or eraser stroke in progress (press to release): the object's mask on its frame as painted
+    so far, at video resolution. Kept here, not in the session: the release commits it as one mask prompt."""
+
+    frame: int
+    obj_id: int
+    erase: bool
+    before: np.ndarray  # the mask the stroke started from (bool)
+    mask: np.ndarray  # uint8 0/1, what cv2 paints on
+    last: tuple[int, int] | None = None  # the latest dab's centre: the next one is joined to it
+    _rle: Rle | None = field(default=None, repr=False)  # `rle`'s cache
+
+    @property
+    def rle(self) -> Rle:
+        """The mask painted so far (encoded once per change: the canvas shows it)."""
+        if self._rle is None:
+            self._rle = masks.encode(self.mask.astype(bool))
+        return self._rle
+
+    def dab(self, x: float, y: float, radius: int) -> None:
+        """Paint (or erase) a disc at video pixel (x, y), joined to the previous dab by a band as wide."""
+        centre = (int(x), int(y))
+        value = 0 if self.erase else 1
+        if self.last is not None and self.last != centre:
+            cv2.line(self.mask, self.last, centre, value, thickness=2 * radius + 1)
+        cv2.circle(self.mask, centre, radius, value, thickness=-1)
+        self.last = centre
+        self._rle = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +189,10 @@ class AnnotationController:
         self.view.selected = self._objects[0].obj_id if self._objects else None
         self._last_class = self._objects[-1].class_name if self._objects else ""
         self.zoom = Zoom()  # what the canvas showed last (the screen tells); stored on quit
+        self.tool: Tool = "prompt"
+        video = store.fingerprint
+        self.brush_radius = max(BRUSH_RADII[0], round(max(video.width, video.height) / 100))  # video pixels
+        self.stroke: Stroke | None = None  # the brush stroke being painted
         self._resume()
         self.hidden: set[int] = set()  # objects whose overlay is hidden (a view setting: exports keep them)
         self.solo: int | None = None  # the one object shown, when set
@@ -508,6 +549,149 @@ class AnnotationController:
             return ""
         more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
         return f"r re-propagates the corrected span ({pending[-1].describe()}{more})"
+
+    # ---- point editing and painting ----
+
+    def toggle_tool(self, tool: Tool) -> Tool:
+        """Switch the left button to `tool` ("points": a click deletes a point, a drag from one moves it;
+        "brush" / "eraser": a drag paints); the same tool again goes back to prompting. Returns the tool."""
+        self.end_stroke()
+        self.tool = "prompt" if self.tool == tool else tool
+        self.notice = {
+            "prompt": "left clicks place points again",
+            "points": "point editing: click a point to delete it, drag one to move it (again: off)",
+            "brush": f"brush: drag adds to the object's mask, radius {self.brush_radius} px (< > resize)",
+            "eraser": f"eraser: drag removes from the object's mask, radius {self.brush_radius} px (< > resize)",
+        }[self.tool]
+        return self.tool
+
+    def tool_hint(self) -> str:
+        """What the left button does, while it is not prompting (the status line keeps saying it)."""
+        keys = {"points": "D", "brush": "w", "eraser": "W"}
+        if self.tool == "prompt":
+            return ""
+        size = f" {self.brush_radius} px" if self.tool in ("brush", "eraser") else ""
+        return f"{'point editing' if self.tool == 'points' else self.tool}{size} ({keys[self.tool]} ends)"
+
+    def resize_brush(self, larger: bool) -> int:
+        """Grow or shrink the brush by a step (at least a pixel); returns the radius in video pixels."""
+        radius = round(self.brush_radius * BRUSH_STEP if larger else self.brush_radius / BRUSH_STEP)
+        if radius == self.brush_radius:  # a small brush changes by a pixel at least
+            radius += 1 if larger else -1
+        self.brush_radius = max(BRUSH_RADII[0], min(BRUSH_RADII[1], radius))
+        self.notice = f"brush radius {self.brush_radius} px"
+        return self.brush_radius
+
+    def _editable_points(self, obj_id: int) -> tuple[list[Prompt], list[int]]:
+        """The object's stored prompts on the current frame, and where the clicks that count (those after
+        its latest mask, which replaces everything before it) are among them."""
+        stored = self.store.prompts(frame=self.view.frame, obj_id=obj_id)
+        start = max((i + 1 for i, p in enumerate(stored) if p.kind is PromptKind.MASK), default=0)
+        points = [i for i in range(start, len(stored)) if stored[i].kind is PromptKind.POINT]
+        return stored, points
+
+    def point_near(self, x: float, y: float, reach: float | None = None) -> Prompt | None:
+        """The selected object's click on this frame nearest video pixel (x, y), if one lies within `reach`
+        pixels (None: at any distance)."""
+        obj = self.selected
+        if obj is None:
+            return None
+        stored, points = self._editable_points(obj.obj_id)
+        index = self._nearest(stored, points, x, y, reach)
+        return None if index is None else stored[index]
+
+    @staticmethod
+    def _nearest(
+        stored: list[Prompt], points: list[int], x: float, y: float, reach: float | None
+    ) -> int | None:
+        def distance(i: int) -> float:
+            px, py = stored[i].point or (np.inf, np.inf)
+            return float(np.hypot(px - x, py - y))
+
+        best = min(points, key=distance, default=None)
+        if best is None or (reach is not None and distance(best) > reach):
+            return None
+        return best
+
+    def delete_point(self, at: tuple[float, float] | None, reach: float | None = None) -> bool:
+        """Delete the selected object's click on this frame nearest `at` (the pointer; within `reach`, when
+        given); the frame's other clicks are applied again in their order. One undo step."""
+        if at is None:
+            self.notice = "point at it first: the mouse over the picture, or v for the keyboard pointer"
+            return False
+        return self._edit_point(*at, None, reach)
+
+    def move_point(self, start: tuple[float, float], end: tuple[float, float], reach: float | None) -> bool:
+        """Move the selected object's click nearest `start` (within `reach`) to `end`, keeping its place in
+        the frame's order and its label; the clicks are applied again in their order. One undo step."""
+        return self._edit_point(*start, end, reach)
+
+    @saves
+    def _edit_point(self, x: float, y: float, to: tuple[float, float] | None, reach: float | None) -> bool:
+        obj = self.selected
+        what = "move a point" if to is not None else "delete a point"
+        if obj is None:
+            self.notice = "no object selected"
+            return False
+        if self._refuse_while_busy(what) or self._refuse_locked(obj.obj_id, "edited"):
+            return False
+        frame = self.view.frame
+        stored, points = self._editable_points(obj.obj_id)
+        index = self._nearest(stored, points, x, y, reach)
+        if index is None:
+            self.notice = f"no point of object {obj.obj_id} {'there' if points else 'on this frame'}"
+            return False
+        prompts = list(stored)
+        point = prompts.pop(index)
+        if to is not None:
+            prompts.insert(index, dataclasses.replace(point, point=(float(to[0]), float(to[1]))))
+        self.history.replace_prompts(frame, obj.obj_id, prompts)
+        self._prompts_changed(frame, obj.obj_id)
+        self.notice = f"{'moved' if to is not None else 'deleted'} a point of object {obj.obj_id} - u undoes"
+        return True
+
+    def paint(self, x: float, y: float) -> bool:
+        """A brush (eraser) dab at video pixel (x, y) on the selected object's mask on this frame; the first
+        dab starts a stroke from the object's current mask. Nothing is saved before `end_stroke`."""
+        if self.tool not in ("brush", "eraser"):
+            return False
+        stroke = self.stroke
+        if stroke is None:
+            obj = self.selected
+            if obj is None:
+                self.notice = "no object to paint: n makes one (or click on it first)"
+                return False
+            if self._refuse_while_busy("paint") or self._refuse_locked(obj.obj_id, "painted"):
+                return False
+            frame = self.view.frame
+            video = self.store.fingerprint
+            result = self._lanes.result(frame, obj.obj_id)
+            before = (
+                masks.decode(result.rle)
+                if result is not None
+                else np.zeros((video.height, video.width), dtype=bool)
+            )
+            stroke = self.stroke = Stroke(
+                frame, obj.obj_id, self.tool == "eraser", before, before.astype(np.uint8)
+            )
+        stroke.dab(x, y, self.brush_radius)
+        return True
+
+    @saves
+    def end_stroke(self) -> bool:
+        """The stroke is done (the button released): its mask becomes the frame's mask prompt, one undo step,
+        a correction like any other. False when there was none or it changed nothing."""
+        stroke, self.stroke = self.stroke, None
+        if stroke is None:
+            return False
+        if np.array_equal(stroke.mask.astype(bool), stroke.before):
+            self.notice = "the stroke changed nothing"
+            return False
+        self.history.add_prompt(Prompt.from_mask(stroke.frame, stroke.obj_id, stroke.rle))
+        self._prompts_changed(stroke.frame, stroke.obj_id)
+        action = "erased from" if stroke.erase else "painted"
+        self.notice = f"{action} object {stroke.obj_id} on frame {stroke.frame} - u undoes"
+        return True
 
     # ---- propagation ----
 

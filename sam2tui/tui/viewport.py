@@ -151,6 +151,11 @@ class Viewport:
         sx, sy = self.scale
         return img.x + (x - vis.x) * sx, img.y + (y - vis.y) * sy
 
+    def to_frame_length(self, canvas_length: float) -> float:
+        """How many frame pixels `canvas_length` canvas pixels span (along the finer axis: a reach, a
+        radius)."""
+        return canvas_length / max(self.scale)
+
     # -- changes ----------------------------------------------------------------------------------------------
 
     def with_zoom_center(self, zoom: float, center: tuple[float, float] | None) -> Viewport:

@@ -24,7 +24,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from sam2tui.errors import VideoError
 from sam2tui.session.store import SessionStore
 from sam2tui.tui.compose import FILL_ALPHA, BoxLayer, MaskLayer, Overlay, PointLayer
-from sam2tui.tui.controller import AnnotationController, Change, Layer, Zoom
+from sam2tui.tui.controller import AnnotationController, Change, Layer, Tool, Zoom
 from sam2tui.tui.messages import EngineEvent, FrameReady, ObjectPicked, SeekRequested
 from sam2tui.tui.screens.absent import AbsentRangeScreen
 from sam2tui.tui.screens.confirm import ConfirmScreen
@@ -212,6 +212,37 @@ class AnnotateScreen(Screen[None]):
         _bind("m", "toggle_layer('masks')", "toggle-masks", "Masks", "Show / hide masks"),
         _bind("b", "toggle_layer('boxes')", "toggle-boxes", "Boxes", "Show / hide boxes"),
         _bind(".", "toggle_layer('points')", "toggle-points", "Points", "Show / hide prompt points"),
+        # Point editing and painting (docs/guide.md, "Editing points, painting masks").
+        _bind(
+            "d",
+            "delete_point",
+            "delete_point",
+            "Delete point",
+            "Delete the selected object's point nearest the pointer on this frame (mouse or keyboard pointer)",
+        ),
+        _bind(
+            "D",
+            "toggle_tool('points')",
+            "move_point",
+            "Edit points",
+            "Point-edit mode on/off: click a point to delete it, drag it to move it",
+        ),
+        _bind(
+            "w",
+            "toggle_tool('brush')",
+            "brush",
+            "Brush",
+            "Brush mode on/off: drag (or enter at the keyboard pointer) adds to the object's mask here",
+        ),
+        _bind(
+            "W",
+            "toggle_tool('eraser')",
+            "eraser",
+            "Eraser",
+            "Eraser mode on/off: drag (or enter at the keyboard pointer) removes from the object's mask here",
+        ),
+        _bind("greater_than_sign", "resize_brush(True)", "brush_larger", "Brush +", "Larger brush"),
+        _bind("less_than_sign", "resize_brush(False)", "brush_smaller", "Brush -", "Smaller brush"),
     ]
 
     def __init__(
@@ -282,6 +313,7 @@ class AnnotateScreen(Screen[None]):
         if frame != self._requested:
             self._requested = frame
             self._load_frame(frame)
+        self.canvas.set_tool(ctl.tool, ctl.brush_radius)
         self._draw()
         self.query_one(Timeline).set_frame(frame, ctl.view.selected)
         self.query_one(ObjectsPanel).show(
@@ -320,7 +352,7 @@ class AnnotateScreen(Screen[None]):
             flag_text = (
                 flag.reason if obj and flag.obj_id == obj.obj_id else f"object {flag.obj_id}: {flag.reason}"
             )
-        hints = [text for text in (ctl.notice, ctl.pending_hint()) if text]
+        hints = [text for text in (ctl.notice, ctl.tool_hint(), ctl.pending_hint()) if text]
         depth = COLOR_DEPTHS.get(self.app.console.color_system or "", "no colour")
         return StatusInfo(
             frame=view.frame,
@@ -344,6 +376,12 @@ class AnnotateScreen(Screen[None]):
         masks = tuple(
             MaskLayer(r.obj_id, r.rle, colours[r.obj_id], r.obj_id == view.selected) for r in results
         )
+        stroke = ctl.stroke  # a stroke in progress shows what is painted so far
+        if stroke is not None and stroke.frame == frame and stroke.obj_id in colours:
+            painted = MaskLayer(
+                stroke.obj_id, stroke.rle, colours[stroke.obj_id], stroke.obj_id == view.selected
+            )
+            masks = (*(m for m in masks if m.obj_id != stroke.obj_id), painted)
         boxes = [BoxLayer(_corners(r.box), colours[r.obj_id]) for r in results if r.box is not None]
         points = []
         for prompt in ctl.prompts_on(frame):
@@ -419,7 +457,27 @@ class AnnotateScreen(Screen[None]):
     def _clicked(self, message: FrameCanvas.Clicked) -> None:
         if message.x is None or message.y is None:
             return  # the letterbox
-        self.controller.click(message.x, message.y, positive=None if message.button == 1 else False)
+        if self.controller.tool == "points":
+            self.controller.delete_point((message.x, message.y), self.canvas.point_reach)
+        else:
+            self.controller.click(message.x, message.y, positive=None if message.button == 1 else False)
+        self.sync()
+
+    @on(FrameCanvas.PointDragged)
+    def _point_dragged(self, message: FrameCanvas.PointDragged) -> None:
+        self.controller.move_point(message.start, message.end, self.canvas.point_reach)
+        self.sync()
+
+    @on(FrameCanvas.Painted)
+    def _painted(self, message: FrameCanvas.Painted) -> None:
+        if self.controller.paint(message.x, message.y):
+            self._draw()  # the stroke so far; nothing is saved before its end
+        else:
+            self.sync()  # says why not
+
+    @on(FrameCanvas.StrokeEnded)
+    def _stroke_ended(self, message: FrameCanvas.StrokeEnded) -> None:
+        self.controller.end_stroke()
         self.sync()
 
     @on(FrameCanvas.BoxDrawn)
@@ -632,6 +690,18 @@ class AnnotateScreen(Screen[None]):
 
     def action_toggle_layer(self, layer: Layer) -> None:
         self.controller.toggle_layer(layer)
+        self.sync()
+
+    def action_delete_point(self) -> None:
+        self.controller.delete_point(self.canvas.pointer_at)
+        self.sync()
+
+    def action_toggle_tool(self, tool: Tool) -> None:
+        self.controller.toggle_tool(tool)
+        self.sync()
+
+    def action_resize_brush(self, larger: bool) -> None:
+        self.controller.resize_brush(larger)
         self.sync()
 
     def action_export(self) -> None:

@@ -19,6 +19,11 @@ MOUSE = (  # each with the keys that do the same (docs/architecture.md, "Termina
     ("left click", "point with the current label (t flips it); keys: v, move, enter"),
     ("right click", "negative point; keys: v, move, backspace"),
     ("left drag", "box; keys: v, B at one corner, move, B at the other"),
+    (
+        "point-edit click, drag",
+        "delete the point / move it (D toggles the mode); keys: v, d / enter, move, enter",
+    ),
+    ("brush or eraser drag", "paint / erase the object's mask (w, W toggle); keys: v, move, enter"),
     ("wheel", "zoom about the pointer; keys: + and - (about the crosshair while v is on)"),
     ("click on timeline", "go to that frame (and pick the lane's object); keys: arrows, g, ] and }"),
     ("click on object", "select it; keys: 1-9"),

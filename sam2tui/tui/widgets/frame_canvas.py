@@ -48,7 +48,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from sam2tui.tui.compose import Overlay, compose, compose_labelled
+from sam2tui.tui.compose import BrushLayer, Overlay, PointLayer, compose, compose_labelled
 from sam2tui.tui.render.blocks import EDGE_MODES, edge_picture
 from sam2tui.tui.render.halfblock import HalfBlockPainter, quantise
 from sam2tui.tui.render.kitty import KittyEncoder
@@ -69,6 +69,8 @@ UPDATE_DELAY = 0.01  # before an update of the sharp image (a timer needs a dela
 CACHED_IMAGES = 4
 SHARP_ENCODERS: dict[str, type[SharpEncoder]] = {kind.name: kind for kind in (SixelEncoder, KittyEncoder)}
 LEFT, RIGHT = 1, 3
+POINT_REACH = 2.0  # canvas pixels from a point mark within which a press picks it (a cell is 1x2)
+PAINT_TOOLS = frozenset({"brush", "eraser"})
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,10 @@ class FrameCanvas(Widget, can_focus=True):
             "place_point(1)",
             "Point",
             id="canvas.pointer_point",
-            tooltip="Pointer mode: a point at the crosshair with the current label (like a left click)",
+            tooltip=(
+                "Pointer mode: a point at the crosshair with the current label (like a left click); in"
+                " point-edit mode it picks up the point there, and puts it down again; with the brush, a dab"
+            ),
         ),
         Binding(
             "backspace",
@@ -219,7 +224,7 @@ class FrameCanvas(Widget, can_focus=True):
             "pointer_escape",
             "Pointer off",
             id="canvas.pointer_off",
-            tooltip="Pointer mode: drop the anchored box corner, else leave pointer mode",
+            tooltip="Pointer mode: drop the anchored box corner (or the point picked up), else leave pointer mode",
         ),
     ]
 
@@ -244,6 +249,44 @@ class FrameCanvas(Widget, can_focus=True):
             super().__init__()
             self.canvas = canvas
             self.box = box
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    class PointDragged(Message):
+        """In point-edit mode, a left drag that started on the selected object's point `start` ended at `end`
+        (video pixels)."""
+
+        def __init__(self, canvas: FrameCanvas, start: tuple[float, float], end: tuple[float, float]) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.start = start
+            self.end = end
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    class Painted(Message):
+        """In a paint mode, the brush at video pixel (x, y): a press, a move while pressed, or a key's dab."""
+
+        def __init__(self, canvas: FrameCanvas, x: float, y: float) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.x = x
+            self.y = y
+
+        @property
+        def control(self) -> FrameCanvas:
+            return self.canvas
+
+    class StrokeEnded(Message):
+        """In a paint mode, the button was released (or a key's dab is done): the stroke is complete."""
+
+        def __init__(self, canvas: FrameCanvas) -> None:
+            super().__init__()
+            self.canvas = canvas
 
         @property
         def control(self) -> FrameCanvas:
@@ -297,6 +340,10 @@ class FrameCanvas(Widget, can_focus=True):
         self._encoding = False  # a worker is encoding (one at a time)
         self._waiting: _Request | None = None  # the newest request made meanwhile
         self._images: LRUCache[tuple[object, ...], tuple[str, np.ndarray]] = LRUCache(CACHED_IMAGES)
+        self._tool = "prompt"  # what the left button does (the controller's tool, set by the screen)
+        self._brush_radius = 1.0  # video pixels
+        self._dragged: tuple[PointLayer, tuple[float, float]] | None = None  # a point being moved, and where
+        self._carried: PointLayer | None = None  # a point the keyboard pointer picked up (point-edit mode)
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -337,6 +384,29 @@ class FrameCanvas(Widget, can_focus=True):
         """The keyboard pointer in video pixels; None while pointer mode is off."""
         return self._crosshair
 
+    def set_tool(self, tool: str, brush_radius: float) -> None:
+        """What the left button does: "prompt", "points" (a press on a point picks it), "brush" or "eraser"
+        (a press paints; the brush is shown, `brush_radius` video pixels)."""
+        if (tool, brush_radius) != (self._tool, self._brush_radius):
+            self._tool, self._brush_radius = tool, brush_radius
+            self._carried = None
+            self._update_picture()
+
+    @property
+    def pointer_at(self) -> tuple[float, float] | None:
+        """Where the user points, in video pixels: the keyboard pointer when it is on, else the last mouse
+        position over the picture (None: neither)."""
+        if self._crosshair is not None:
+            return self._crosshair
+        if self._view is None or self._pointer is None:
+            return None
+        return self._view.to_frame(*self._pointer)
+
+    @property
+    def point_reach(self) -> float:
+        """How near a click must be to a point mark to pick it, in video pixels (it shrinks with zoom)."""
+        return POINT_REACH if self._view is None else self._view.to_frame_length(POINT_REACH)
+
     def show(self, frame_index: int, image: np.ndarray, overlay: Overlay) -> None:
         """Display `image` (HxWx3 uint8 RGB, frame `frame_index`) with `overlay`. Cheap: composes at canvas size."""
         height, width = image.shape[:2]
@@ -355,9 +425,31 @@ class FrameCanvas(Widget, can_focus=True):
         band = self._rubber_band
         if band is None and self._anchor is not None and self._crosshair is not None:
             band = _corners(self._anchor, self._crosshair)
-        if band is None and self._crosshair is None:
+        brush = self._brush_layer()
+        moving = self._moving_point()
+        if band is None and self._crosshair is None and brush is None and moving is None:
             return self._overlay
-        return dataclasses.replace(self._overlay, rubber_band=band, crosshair=self._crosshair)
+        overlay = dataclasses.replace(self._overlay, rubber_band=band, crosshair=self._crosshair, brush=brush)
+        if moving is not None:  # the point follows the drag
+            point, (x, y) = moving
+            points = tuple(dataclasses.replace(p, x=x, y=y) if p == point else p for p in overlay.points)
+            overlay = dataclasses.replace(overlay, points=points)
+        return overlay
+
+    def _moving_point(self) -> tuple[PointLayer, tuple[float, float]] | None:
+        """A point being moved and where it is now: dragged by the mouse or carried by the keyboard pointer."""
+        if self._dragged is not None:
+            return self._dragged
+        if self._carried is not None and self._crosshair is not None:
+            return self._carried, self._crosshair
+        return None
+
+    def _brush_layer(self) -> BrushLayer | None:
+        """The brush outline at the pointer while painting."""
+        at = self.pointer_at if self._tool in PAINT_TOOLS else None
+        if at is None:
+            return None
+        return BrushLayer(*at, self._brush_radius, erase=self._tool == "eraser")
 
     def _update_picture(self) -> None:
         """Show the current state: half blocks now, and with an encoder the sharp image once it stays still."""
@@ -650,7 +742,7 @@ class FrameCanvas(Widget, can_focus=True):
 
     def action_toggle_pointer(self) -> None:
         if self._crosshair is not None:
-            self._crosshair = self._anchor = None
+            self._crosshair = self._anchor = self._carried = None
             self.post_message(self.PointerMoved(self, None, None))
         else:
             centre = self._view_centre()
@@ -682,8 +774,30 @@ class FrameCanvas(Widget, can_focus=True):
             self._update_picture()
 
     def action_place_point(self, button: int) -> None:
-        if self._crosshair is not None:
-            self.post_message(self.Clicked(self, *self._crosshair, button))
+        if self._crosshair is None:
+            return
+        if self._tool in PAINT_TOOLS:  # a dab at the pointer: a stroke of its own
+            if button == LEFT:
+                self.post_message(self.Painted(self, *self._crosshair))
+                self.post_message(self.StrokeEnded(self))
+            return
+        if self._tool == "points" and button == LEFT and self._carry(self._crosshair):
+            return
+        self.post_message(self.Clicked(self, *self._crosshair, button))
+
+    def _carry(self, at: tuple[float, float]) -> bool:
+        """Point-edit mode's enter: put the carried point down at `at` (a move), else pick up the point
+        there; False when there is neither (a click, which says so)."""
+        assert self._view is not None
+        carried, self._carried = self._carried, None
+        if carried is not None:
+            self.post_message(self.PointDragged(self, (carried.x, carried.y), at))
+        else:
+            self._carried = self._point_under(*self._view.to_canvas(*at))
+            if self._carried is None:
+                return False
+        self._update_picture()
+        return True
 
     def action_box_corner(self) -> None:
         if self._crosshair is None:
@@ -698,8 +812,8 @@ class FrameCanvas(Widget, can_focus=True):
         self._update_picture()
 
     def action_pointer_escape(self) -> None:
-        if self._anchor is not None:
-            self._anchor = None
+        if self._anchor is not None or self._carried is not None:
+            self._anchor = self._carried = None
             self._update_picture()
         else:
             self.action_toggle_pointer()
@@ -745,8 +859,30 @@ class FrameCanvas(Widget, can_focus=True):
         if self._view.to_frame(cx, cy) is None:
             return  # the letterbox is not the picture
         event.stop()
+        if self._tool in PAINT_TOOLS and event.button != LEFT:
+            return  # painting is the left button's; a right click would add a point behind the brush
         self._press = (cx, cy, event.button)
         self.capture_mouse()
+        if event.button != LEFT:
+            return
+        if self._tool in PAINT_TOOLS:
+            self.post_message(self.Painted(self, *self._clamped_frame_point(cx, cy)))
+        elif self._tool == "points":
+            point = self._point_under(cx, cy)
+            if point is not None:
+                self._dragged = (point, (point.x, point.y))
+
+    def _point_under(self, cx: float, cy: float) -> PointLayer | None:
+        """The selected object's point mark nearest canvas point (cx, cy), within POINT_REACH."""
+        assert self._view is not None
+        view = self._view
+        near = [
+            (math.dist(view.to_canvas(p.x, p.y), (cx, cy)), index)
+            for index, p in enumerate(self._overlay.points)
+            if p.selected
+        ]
+        distance, index = min(near, default=(math.inf, -1))
+        return self._overlay.points[index] if distance <= POINT_REACH else None
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._view is None:
@@ -755,16 +891,33 @@ class FrameCanvas(Widget, can_focus=True):
         self._pointer = (cx, cy)
         point = self._view.to_frame(cx, cy)
         self.post_message(self.PointerMoved(self, *(point if point is not None else (None, None))))
-        if self._press is not None:
+        if self._press is not None and self._press[2] == LEFT and self._tool in PAINT_TOOLS:
+            self.post_message(self.Painted(self, *self._clamped_frame_point(cx, cy)))
+        elif self._dragged is not None:
+            self._dragged = (self._dragged[0], self._clamped_frame_point(cx, cy))
+            self._update_picture()
+        elif self._press is not None:
             self._set_rubber_band(self._band(self._press, cx, cy))
+        elif self._tool in PAINT_TOOLS:
+            self._update_picture()  # the brush follows the mouse
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
         press, self._press = self._press, None
         self.release_mouse()
+        dragged, self._dragged = self._dragged, None
         if press is None or self._view is None:
             return
         event.stop()
-        band = self._band(press, *self._event_point(event))
+        if press[2] == LEFT and self._tool in PAINT_TOOLS:
+            self.post_message(self.StrokeEnded(self))
+            return
+        end = self._event_point(event)
+        if dragged is not None and self._band(press, *end) is not None:  # moved far enough: not a click
+            point, _ = dragged
+            self.post_message(self.PointDragged(self, (point.x, point.y), self._clamped_frame_point(*end)))
+            self._update_picture()
+            return
+        band = self._band(press, *end)
         self._set_rubber_band(None)
         if band is not None:
             self.post_message(self.BoxDrawn(self, band))
@@ -776,6 +929,8 @@ class FrameCanvas(Widget, can_focus=True):
     def on_leave(self, event: events.Leave) -> None:
         self._pointer = None
         self.post_message(self.PointerMoved(self, *(self._crosshair or (None, None))))
+        if self._tool in PAINT_TOOLS:
+            self._update_picture()  # no brush where there is no pointer
 
     def _wheel(self, event: events.MouseScrollDown | events.MouseScrollUp, factor: float) -> None:
         event.stop()
