@@ -130,8 +130,6 @@ def drawn_colours() -> tuple[Color, Color]:
     """What compose.py draws for object 1 (OBJECT_COLOUR) while it is selected, as after a click: its mask's
     contour and its positive point's mark. Composed by compose() itself on a black frame and read back, so
     the markers below follow the app's drawing (a lightened, thicker contour today)."""
-    import numpy as np
-
     from sam2tui.masks import encode
     from sam2tui.tui.compose import MaskLayer, Overlay, PointLayer, compose
     from sam2tui.tui.viewport import Viewport
@@ -152,10 +150,10 @@ def drawn_colours() -> tuple[Color, Color]:
 def sgr_marker(colour: Color) -> re.Pattern[bytes]:
     """The SGR code of `colour` in text cells (as the foreground or background of a cell), quantised as the
     half-block painter does."""
-    from sam2tui.tui.render.halfblock import pack
+    from sam2tui.tui.render.halfblock import QUANT_BITS
 
-    packed = int(pack(np.array(colour, np.uint8)))
-    parts = [(v << 3) | (v >> 2) for v in ((packed >> 10) & 31, (packed >> 5) & 31, packed & 31)]
+    shift = 8 - QUANT_BITS
+    parts = [(c >> shift << shift) | (c >> shift >> (QUANT_BITS - shift)) for c in colour]
     return re.compile(rb"[34]8;2;" + ";".join(map(str, parts)).encode() + rb"[;m]")
 
 
