@@ -126,10 +126,10 @@ def sam2tui_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "sam2tui"]
 
 
-def drawn_colours() -> tuple[Color, Color]:
-    """What compose.py draws for object 1 (OBJECT_COLOUR) while it is selected, as after a click: its mask's
-    contour and its positive point's mark. Composed by compose() itself on a black frame and read back, so
-    the markers below follow the app's drawing (a lightened, thicker contour today)."""
+def drawn_colours(colour: Color = OBJECT_COLOUR, selected: bool = True) -> tuple[Color, Color]:
+    """What compose.py draws for an object of `colour` while an object is selected (this one, as after a
+    click, or another): its mask's contour and its positive point's mark. Composed by compose() itself on a
+    black frame and read back, so the markers below follow the app's drawing (tests/ use it too)."""
     from sam2tui.masks import encode
     from sam2tui.tui.compose import MaskLayer, Overlay, PointLayer, compose
     from sam2tui.tui.viewport import Viewport
@@ -137,14 +137,18 @@ def drawn_colours() -> tuple[Color, Color]:
     size, lo, hi, point = 64, 16, 48, 8
     mask = np.zeros((size, size), bool)
     mask[lo:hi, lo:hi] = True
+    other = PointLayer(60, 60, True, (1, 2, 3), selected=not selected)  # the selected one, when not this
     overlay = Overlay(
-        masks=(MaskLayer(1, encode(mask), OBJECT_COLOUR, selected=True),),
-        points=(PointLayer(point, point, True, OBJECT_COLOUR, selected=True),),
+        masks=(MaskLayer(1, encode(mask), colour, selected),),
+        points=(PointLayer(point, point, True, colour, selected), other),
     )
     black = np.zeros((size, size, 3), np.uint8)
     picture = compose(black, overlay, Viewport(size, size, size, size), size, size)
-    contour, mark = picture[lo, lo].tolist(), picture[point, point].tolist()  # a mask corner is contour
-    return (contour[0], contour[1], contour[2]), (mark[0], mark[1], mark[2])
+    (r, g, b), (mr, mg, mb) = (
+        picture[lo, lo].tolist(),
+        picture[point, point].tolist(),
+    )  # a mask corner: contour
+    return (r, g, b), (mr, mg, mb)
 
 
 def sgr_marker(colour: Color) -> re.Pattern[bytes]:

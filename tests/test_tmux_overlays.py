@@ -16,15 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from benchmarks.app_terminal import drawn_colours
 from benchmarks.pty_terminal import PtyTerminal, TerminalProfile
-from sam2tui.masks import encode
-from sam2tui.tui.compose import MARK_EDGE, MaskLayer, Overlay, PointLayer, compose
+from sam2tui.tui.compose import MARK_EDGE
 from sam2tui.tui.render.halfblock import BLANK, FULL, LOWER, QUANT_BITS, UPPER
 from sam2tui.tui.termcaps import TermCaps
-from sam2tui.tui.viewport import Viewport
 from sam2tui.values import Color
 from tests.fixtures_tui import WIDE_CLIP, write_clip_folder
 from tests.test_tmux import sam2tui_command
@@ -42,24 +40,6 @@ def quantised(colour: Color) -> Color:
     shift = 8 - QUANT_BITS
     r, g, b = ((c >> shift << shift) | (c >> shift >> (QUANT_BITS - shift)) for c in colour)
     return (r, g, b)
-
-
-def drawn(colour: Color, selected: bool) -> tuple[Color, Color]:
-    """(contour, positive point mark) colours compose.py draws for an object of `colour` while an object is
-    selected (this one or another): composed on a black frame and read back."""
-    size, lo, hi, point = 64, 16, 48, 8
-    mask = np.zeros((size, size), bool)
-    mask[lo:hi, lo:hi] = True
-    other = PointLayer(60, 60, True, (1, 2, 3), selected=not selected)  # the selected one when not this
-    overlay = Overlay(
-        masks=(MaskLayer(1, encode(mask), colour, selected),),
-        points=(PointLayer(point, point, True, colour, selected), other),
-    )
-    picture = compose(
-        np.zeros((size, size, 3), np.uint8), overlay, Viewport(size, size, size, size), size, size
-    )
-    (r, g, b), (mr, mg, mb) = picture[lo, lo].tolist(), picture[point, point].tolist()
-    return (r, g, b), (mr, mg, mb)
 
 
 def marks(grid: list[list[Cell]], colour: Color) -> list[tuple[int, int]]:
@@ -169,7 +149,7 @@ def test_marks_contours_and_the_emphasis_of_the_selected_object_in_tmux(tmux: Tm
     start_app(tmux, tmp_path, "halfblock")
     tmux.click(*FIRST)
     tmux.wait_screen(lambda s: "1: object 1" in s, "object 1 after the click")
-    contour = quantised(drawn(MAGENTA, selected=True)[0])
+    contour = quantised(drawn_colours(MAGENTA, selected=True)[0])
     grid = wait_cells(tmux, lambda g: contour in pixels_of(g), "object 1's contour")
     # The point: one cell exactly its object's colour (the layout changed with the first object: found by
     # colour), in a dark edge (the cells left and right of it). The selected mask's contour: lighter.
@@ -182,15 +162,15 @@ def test_marks_contours_and_the_emphasis_of_the_selected_object_in_tmux(tmux: Tm
     tmux.wait_screen(lambda s: "New object" not in s, "the dialog to close")
     tmux.click(*SECOND)
     tmux.wait_screen(lambda s: "2: object 2" in s, "object 2 after the click")
-    contour2 = quantised(drawn(CYAN, selected=True)[0])
+    contour2 = quantised(drawn_colours(CYAN, selected=True)[0])
     grid = wait_cells(tmux, lambda g: contour2 in pixels_of(g), "object 2's contour")
     # Object 2 is selected: its point and lighter contour. Object 1: its contour in its own colour, not
     # lighter, and its point dimmed (greyer).
     seen = pixels_of(grid)
     [(y2, x2)] = marks(grid, quantised(CYAN))
     assert seen.count(contour2) >= 5 and contour not in seen
-    assert seen.count(quantised(drawn(MAGENTA, selected=False)[0])) >= 5
-    dimmed = quantised(drawn(MAGENTA, selected=False)[1])
+    assert seen.count(quantised(drawn_colours(MAGENTA, selected=False)[0])) >= 5
+    dimmed = quantised(drawn_colours(MAGENTA, selected=False)[1])
     assert dimmed != quantised(MAGENTA) and len(marks(grid, dimmed)) == 1
     assert not marks(grid, quantised(MAGENTA))
 
