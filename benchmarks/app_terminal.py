@@ -10,9 +10,12 @@ the scripted one of tests/ behind the testing hook (`bench_tracker` below), exce
    tiny model loading (torch is imported on the engine thread meanwhile);
 2. click to mask: an SGR left click on the picture to the end of the update that draws the mask (the
    scripted tracker answers at once: this is the app's own latency: event, session write, engine thread,
-   compose, half blocks);
-3. frames/s with `right` held at 30 Hz and KB per frame step, half-block and Sixel (the Sixel image comes
-   once the frame is still); the baseline is the canvas alone (benchmarks/terminal.py, same run);
+   compose, then the half blocks, the octant glyphs, or the sharp image's update), and the bytes a click
+   costs. The mask is recognised by what compose.py draws for it (its contour's colour, read back from
+   compose() itself), as each renderer sends it;
+3. frames/s with `right` held at 30 Hz and KB per frame step: half-block, octant edges, Sixel and kitty (the
+   sharp image comes once the frame is still); the baseline is the canvas alone (benchmarks/terminal.py,
+   same run);
 4. detection over a slow link: every terminal reply 300 ms late (`--render` left to auto). The app must pick
    Sixel, keep showing frame 0 and end up with exactly the screen it shows with instant replies (a late
    reply taken for keys would step a frame, open help, toggle a layer...), then step on `right`;
@@ -26,6 +29,8 @@ the scripted one of tests/ behind the testing hook (`bench_tracker` below), exce
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import re
 import statistics
 import subprocess
@@ -36,14 +41,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.pty_terminal import SYNC_END, PtyTerminal, ScreenText, TerminalProfile
 from benchmarks.terminal import CELL, CLIP, COLS, ROOT, ROWS, bench_row, held_script, run_in_pty, step_script
+from sam2tui.tui.render.blocks import OCTANTS
+from sam2tui.values import Color
 
 HOOK = "benchmarks.app_terminal:bench_tracker"  # SAM2TUI_TEST_TRACKER value
 LOAD_DELAY_ENV = "BENCH_LOAD_DELAY"
 LOAD_DELAY = 3.0  # seconds the scripted model "loads": the first frame must not wait for it
 MASK_RADIUS = 60  # video pixels: the scripted mask is a disk this big around the clicked point
-OBJECT_COLOUR = (255, 0, 255)  # object 1's colour (settings.toml palette): its outline marks the mask
+OBJECT_COLOUR: Color = (255, 0, 255)  # object 1's colour (settings.toml palette), in no frame of the clip
 CLICK_CELL = (66, 20)  # the middle of the picture (the canvas is the 132 columns left of the objects panel)
 FRAME_GLYPHS = 400  # an update with this many half-block cells draws a frame (status, timeline: none)
 GENERATED_FRAMES = 90  # frames of the clip made when the cups clip is absent
@@ -52,8 +61,17 @@ FIRST_FRAME_TARGET = "<= 1500"
 FRAME_NUMBER = re.compile(r"frame (\d+)/\d+")
 PROPAGATING = re.compile(r"propagating (\d+)/\d+ frames")
 SIXEL_IMAGE = re.compile(rb"\x1bP[0-9;]*q")
+SIXEL_BODY = re.compile(rb"\x1bP[0-9;]*q(.*?)\x1b\\", re.S)
+SIXEL_REGISTER = re.compile(rb"#\d+;2;(\d+);(\d+);(\d+)")  # a colour register, RGB in percent
+WHOLE_IMAGE = re.compile(rb"\x1bP[0-9;]*q|\x1b_Ga=t,")  # a Sixel image, or a kitty transmission
+KITTY_COMMAND = re.compile(rb"\x1b_G([^;\x1b]*);?([^\x1b]*)\x1b\\")  # keys; payload
+PALETTE_TOLERANCE = 12  # per channel (0..255): the Sixel and kitty images are quantised to 256 colours
+# The octant glyphs outside the BMP (U+1CD00.., U+1CEA0.., U+1FB82..): the UI's own borders and bars use only
+# BMP block characters, so these are the mask contour of `--render octant`.
+OCTANT_GLYPH = re.compile(b"|".join(re.escape(g.encode()) for g in sorted(set(OCTANTS)) if ord(g) > 0xFFFF))
 HALF_BLOCKS = ("▀".encode(), "▄".encode())
 CANVAS_ALONE = "FrameCanvas alone (benchmark app)"
+SHARP = ("sixel", "kitty")  # the sharp renderers measured in the app
 
 
 # -- inside the app: the testing hook's tracker ------------------------------------------------------------------
@@ -108,29 +126,89 @@ def sam2tui_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "sam2tui"]
 
 
-def colour_marker(colour: tuple[int, int, int], lighten: float = 0.0) -> re.Pattern[bytes]:
-    """The SGR code of `colour` drawn in half blocks (as the foreground or background of a cell), lightened
-    as compose.py does for a selected mask's outline, then quantised as the half-block painter does."""
+def drawn_colours(colour: Color = OBJECT_COLOUR, selected: bool = True) -> tuple[Color, Color]:
+    """What compose.py draws for an object of `colour` while an object is selected (this one, as after a
+    click, or another): its mask's contour and its positive point's mark. Composed by compose() itself on a
+    black frame and read back, so the markers below follow the app's drawing (tests/ use it too)."""
+    from sam2tui.masks import encode
+    from sam2tui.tui.compose import MaskLayer, Overlay, PointLayer, compose
+    from sam2tui.tui.viewport import Viewport
+
+    size, lo, hi, point = 64, 16, 48, 8
+    mask = np.zeros((size, size), bool)
+    mask[lo:hi, lo:hi] = True
+    other = PointLayer(60, 60, True, (1, 2, 3), selected=not selected)  # the selected one, when not this
+    overlay = Overlay(
+        masks=(MaskLayer(1, encode(mask), colour, selected),),
+        points=(PointLayer(point, point, True, colour, selected), other),
+    )
+    black = np.zeros((size, size, 3), np.uint8)
+    picture = compose(black, overlay, Viewport(size, size, size, size), size, size)
+    (r, g, b), (mr, mg, mb) = (
+        picture[lo, lo].tolist(),
+        picture[point, point].tolist(),
+    )  # a mask corner: contour
+    return (r, g, b), (mr, mg, mb)
+
+
+def sgr_marker(colour: Color) -> re.Pattern[bytes]:
+    """The SGR code of `colour` in text cells (as the foreground or background of a cell), quantised as the
+    half-block painter does."""
     from sam2tui.tui.render.halfblock import QUANT_BITS
 
     shift = 8 - QUANT_BITS
-    parts = []
-    for channel in colour:
-        value = round(channel + (255 - channel) * lighten) >> shift
-        parts.append((value << shift) | (value >> (QUANT_BITS - shift)))
+    parts = [(c >> shift << shift) | (c >> shift >> (QUANT_BITS - shift)) for c in colour]
     return re.compile(rb"[34]8;2;" + ";".join(map(str, parts)).encode() + rb"[;m]")
 
 
-def mask_marker() -> re.Pattern[bytes]:
-    """Object 1's mask outline (its colour, OBJECT_COLOUR, is in no frame of the clip)."""
-    from sam2tui.tui.compose import SELECTED_LIGHTEN
-
-    return colour_marker(OBJECT_COLOUR, SELECTED_LIGHTEN)
+def _near(colours: np.ndarray, colour: Color) -> bool:
+    """Whether any of `colours` (Nx3, 0..255) is `colour` but for the sharp encoders' palette quantisation."""
+    return bool((np.abs(colours.astype(np.int32) - colour).max(axis=-1) <= PALETTE_TOLERANCE).any())
 
 
-def point_marker() -> re.Pattern[bytes]:
-    """A point's mark: drawn in its object's colour, OBJECT_COLOUR, not lightened (the outline is)."""
-    return colour_marker(OBJECT_COLOUR)
+def sixel_has(update: bytes, colour: Color) -> bool:
+    """Whether a Sixel image in `update` defines `colour` among its colour registers (RGB in percent)."""
+    for image in SIXEL_BODY.findall(update):
+        registers = np.array([list(map(int, r)) for r in SIXEL_REGISTER.findall(image)], np.float64)
+        if registers.size and _near(np.rint(registers.reshape(-1, 3) * 255 / 100), colour):
+            return True
+    return False
+
+
+def kitty_has(update: bytes, colour: Color) -> bool:
+    """Whether a kitty image or image edit (PNG, in base64 chunks) in `update` has pixels of `colour`."""
+    from PIL import Image
+
+    pngs: list[bytes] = []
+    for keys, payload in KITTY_COMMAND.findall(update):
+        if b"f=100" in keys.split(b","):  # the first chunk of a PNG (a=t, or a=f for an edit)
+            pngs.append(b"")
+        if pngs:
+            pngs[-1] += payload
+    for data in pngs:
+        with Image.open(io.BytesIO(base64.standard_b64decode(data))) as png:
+            if _near(np.asarray(png.convert("RGB")).reshape(-1, 3), colour):
+                return True
+    return False
+
+
+def drawn_in(renderer: str, colour: Color, octants: bool = False) -> Callable[[bytes], bool]:
+    """Whether a screen update shows `colour` as `renderer` sends it: in text cells (all renderers: the sharp
+    ones show half blocks until the picture is still, and again after a relayout), in the Sixel or kitty
+    image or image update; with `octants`, also octant glyphs (a mask's contour in octant mode, whose cells
+    average the contour with the fill)."""
+    sgr = sgr_marker(colour)
+
+    def wanted(update: bytes) -> bool:
+        if sgr.search(update) is not None or (octants and OCTANT_GLYPH.search(update) is not None):
+            return True
+        if renderer == "sixel":
+            return sixel_has(update, colour)
+        if renderer == "kitty":
+            return kitty_has(update, colour)
+        return False
+
+    return wanted
 
 
 def is_frame(update: bytes) -> bool:
@@ -187,8 +265,8 @@ class Workspace:
         return path
 
 
-def profile(sixel: bool = False, reply_delay: float = 0.0) -> TerminalProfile:
-    return TerminalProfile(cols=COLS, rows=ROWS, cell=CELL, sixel=sixel, reply_delay=reply_delay)
+def profile(sixel: bool = False, kitty: bool = False, reply_delay: float = 0.0) -> TerminalProfile:
+    return TerminalProfile(cols=COLS, rows=ROWS, cell=CELL, sixel=sixel, kitty=kitty, reply_delay=reply_delay)
 
 
 def wait_for_update(
@@ -196,12 +274,24 @@ def wait_for_update(
 ) -> float:
     """When the first update after chunk `mark` that is `wanted` had arrived."""
     deadline = time.monotonic() + timeout
+    checked = 0  # updates already looked at (complete ones do not change; decoding images is not free)
     while time.monotonic() < deadline:
-        found = next((at for at, update in term.updates_since(mark) if wanted(update)), None)
+        updates = term.updates_since(mark)
+        found = next((at for at, update in updates[checked:] if wanted(update)), None)
         if found is not None:
             return found
+        checked = len(updates)
         time.sleep(0.005)
     raise RuntimeError("the expected screen update never came")
+
+
+def wait_for_output(term: PtyTerminal, mark: int, pattern: re.Pattern[bytes], timeout: float) -> None:
+    """Wait until the output after chunk `mark` holds `pattern` (however busy the machine is)."""
+    deadline = time.monotonic() + timeout
+    while pattern.search(term.output_since(mark)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {pattern.pattern!r} within {timeout} s")
+        time.sleep(0.02)
 
 
 def first_frame(term: PtyTerminal) -> tuple[float, ScreenText]:
@@ -220,23 +310,30 @@ def start_script(term: PtyTerminal) -> dict[str, float]:
     return {"first_frame_ms": seconds * 1000, "loading": float(screen.find("ready on") is None)}
 
 
-def click_script(clicks: int, quiet: float = 0.3) -> Callable[[PtyTerminal], dict[str, float]]:
+def click_script(clicks: int, renderer: str, quiet: float = 0.3) -> Callable[[PtyTerminal], dict[str, float]]:
     """Step to a frame without prompts, click the middle of the picture, wait for the mask; `clicks` times
     after a first click (which also makes object 1 and changes the layout, so it is reported apart).
-    `quiet`: how long the terminal must be quiet before and after each click (Sixel: the image too)."""
+    The mask is there when an update shows its contour's colour (`drawn_colours`) as `renderer` sends it
+    (`drawn_in`: half blocks, octant glyphs, the sharp image or its update), the point when one shows the
+    mark's colour. `quiet`: how long the terminal must be quiet before and after each click (the sharp
+    renderers: the image too)."""
 
     def script(term: PtyTerminal) -> dict[str, float]:
-        mask, point = mask_marker(), point_marker()
+        contour, mark_colour = drawn_colours()
+        mask = drawn_in(renderer, contour, octants=renderer == "octant")
+        point = drawn_in(renderer, mark_colour)
         masks, points, sizes = [], [], []
         for _ in range(clicks + 1):
             mark = term.mark()
             term.key("right")
+            if renderer in SHARP:  # a click before the image is on screen would be answered by a whole image
+                wait_for_output(term, mark, WHOLE_IMAGE, timeout=30)
             term.wait_quiet(quiet=quiet, after=mark)
             mark = term.mark()
             sent = time.monotonic()
             term.click(*CLICK_CELL)
-            masks.append(wait_for_update(term, mark, lambda update: mask.search(update) is not None) - sent)
-            points.append(wait_for_update(term, mark, lambda update: point.search(update) is not None) - sent)
+            masks.append(wait_for_update(term, mark, mask) - sent)
+            points.append(wait_for_update(term, mark, point) - sent)
             term.wait_quiet(quiet=quiet)
             sizes.append(term.bytes_since(mark))
         return {
@@ -251,9 +348,10 @@ def click_script(clicks: int, quiet: float = 0.3) -> Callable[[PtyTerminal], dic
 
 
 def scrub_script(
-    steps: int, holds: int, seconds: float, quiet: float, clicks: int = 0
+    renderer: str, steps: int, holds: int, seconds: float, quiet: float, clicks: int = 0
 ) -> Callable[[PtyTerminal], dict[str, float]]:
-    """Frame steps, then holds of `right` from frame 0, then (optionally) clicks."""
+    """Frame steps, then holds of `right` from frame 0, then (optionally) clicks, in the app run with
+    `--render renderer`."""
 
     def script(term: PtyTerminal) -> dict[str, float]:
         result = step_script(steps, quiet)(term)
@@ -264,7 +362,7 @@ def scrub_script(
             held.append(held_script(seconds, count=count_frames)(term))
         result.update({key: statistics.median(h[key] for h in held) for key in held[0]})
         if clicks:
-            result.update(click_script(clicks, quiet)(term))
+            result.update(click_script(clicks, renderer, quiet)(term))
         return result
 
     return script
@@ -401,14 +499,19 @@ def measure_app(quick: bool = False) -> dict[str, Any]:
         results["start"] = measure_starts(ws, checkpoint, 1 if quick else 3, 0 if quick else 2)
         steps, holds, seconds = (3, 1, 1.0) if quick else (10, 3, 2.0)
         clicks = 2 if quick else 5
-        scrub = scrub_script(steps, holds, seconds, quiet=0.3, clicks=clicks)
-        results["halfblock"] = run_in_pty(
-            ws.argv("--render", "halfblock"), COLS, ROWS, scrub, profile(), ws.env()
-        )
-        sharp = scrub_script(max(3, steps // 2), holds, seconds, quiet=1.0, clicks=1 if quick else 3)
-        results["sixel"] = run_in_pty(
-            ws.argv("--render", "sixel"), COLS, ROWS, sharp, profile(sixel=True), ws.env()
-        )
+        for renderer, renderer_clicks in (("halfblock", clicks), ("octant", max(1, clicks // 2))):
+            scrub = scrub_script(renderer, steps, holds, seconds, quiet=0.3, clicks=renderer_clicks)
+            results[renderer] = run_in_pty(
+                ws.argv("--render", renderer), COLS, ROWS, scrub, profile(), ws.env()
+            )
+        for renderer in SHARP:
+            sharp = scrub_script(
+                renderer, max(3, steps // 2), holds, seconds, quiet=1.0, clicks=1 if quick else 3
+            )
+            term_profile = profile(sixel=renderer == "sixel", kitty=renderer == "kitty")
+            results[renderer] = run_in_pty(
+                ws.argv("--render", renderer), COLS, ROWS, sharp, term_profile, ws.env()
+            )
         results["detection"] = measure_detection(ws, 1 if quick else 2)
         argv = ws.argv(
             "--render", "halfblock", "--checkpoint", str(checkpoint), "--model", "sam2.1-tiny",
@@ -420,6 +523,52 @@ def measure_app(quick: bool = False) -> dict[str, Any]:
     return results
 
 
+def sharp_rows(
+    name: str, figures: Mapping[str, Any], alone: Callable[[str, str], float | None]
+) -> list[dict[str, Any]]:
+    """The rows of a sharp renderer in the app (`alone`: the canvas-alone figure of a renderer's metric)."""
+    return [
+        bench_row(
+            f"app {name}: frames/s with the key held at 30 Hz",
+            figures["fps"],
+            "frames/s",
+            ">= 20",
+            alone(name, "fps"),
+            CANVAS_ALONE,
+            "half blocks while held",
+        ),
+        bench_row(
+            f"app {name}: KB per frame step (half blocks, then the image)",
+            figures["kb_per_step"],
+            "KB",
+            baseline=alone(name, "kb_per_step"),
+            baseline_name=CANVAS_ALONE,
+        ),
+        bench_row(
+            f"app {name}: {name} image KB, once still",
+            figures["graphics_kb_per_step"],
+            "KB",
+            baseline=alone(name, "graphics_kb_per_step"),
+            baseline_name=CANVAS_ALONE,
+            note="sent once per still frame, 150 ms after the last change",
+        ),
+        bench_row(
+            f"app {name}: KB written per click (until quiet)",
+            figures["kb_per_click"],
+            "KB",
+            note=f"the image's changed part only (the point, then the mask); click to mask in the image "
+            f"{figures['click_mask_ms']:.0f} ms; median of {figures['clicks']} clicks",
+        ),
+        bench_row(
+            f"app {name}: key to last byte (the image)",
+            figures["latency_ms"],
+            "ms",
+            baseline=alone(name, "latency_ms"),
+            baseline_name=CANVAS_ALONE,
+        ),
+    ]
+
+
 def rows_from(
     results: Mapping[str, Any], canvas: Mapping[str, Mapping[str, float]] | None
 ) -> list[dict[str, Any]]:
@@ -429,7 +578,7 @@ def rows_from(
     def alone(renderer: str, metric: str) -> float | None:
         return canvas.get(renderer, {}).get(metric)
 
-    start, half, sixel = results["start"], results["halfblock"], results["sixel"]
+    start, half, octant = results["start"], results["halfblock"], results["octant"]
     detection, engine = results["detection"], results["engine"]
     loading = sum(start["loading"])
     spawn = "spawn of `sam2tui VIDEO --render halfblock` to the end of the first update with the frame"
@@ -496,42 +645,31 @@ def rows_from(
             baseline_name=CANVAS_ALONE,
         ),
         bench_row(
-            "app sixel: frames/s with the key held at 30 Hz",
-            sixel["fps"],
+            "app octant: frames/s with the key held at 30 Hz",
+            octant["fps"],
             "frames/s",
             ">= 20",
-            alone("sixel", "fps"),
+            alone("octant", "fps"),
             CANVAS_ALONE,
-            "half blocks while held",
+            "octants on the mask's contour cells, half blocks elsewhere",
         ),
         bench_row(
-            "app sixel: KB per frame step (half blocks, then the image)",
-            sixel["kb_per_step"],
+            "app octant: KB per frame step (until quiet)",
+            octant["kb_per_step"],
             "KB",
-            baseline=alone("sixel", "kb_per_step"),
-            baseline_name=CANVAS_ALONE,
+            "<= 240",
+            alone("octant", "kb_per_step"),
+            CANVAS_ALONE,
+            "canvas, status bar and timeline",
         ),
         bench_row(
-            "app sixel: Sixel image KB, once still",
-            sixel["graphics_kb_per_step"],
+            "app octant: KB written per click (until quiet)",
+            octant["kb_per_click"],
             "KB",
-            baseline=alone("sixel", "graphics_kb_per_step"),
-            baseline_name=CANVAS_ALONE,
-            note="sent once per still frame, 150 ms after the last change",
+            note=f"click to mask (octant glyphs) {octant['click_mask_ms']:.0f} ms; median of "
+            f"{octant['clicks']} clicks",
         ),
-        bench_row(
-            "app sixel: KB written per click (until quiet)",
-            sixel["kb_per_click"],
-            "KB",
-            note=f"half blocks, then the Sixel image; click to mask (half blocks) {sixel['click_mask_ms']:.0f} ms",
-        ),
-        bench_row(
-            "app sixel: key to last byte (the image)",
-            sixel["latency_ms"],
-            "ms",
-            baseline=alone("sixel", "latency_ms"),
-            baseline_name=CANVAS_ALONE,
-        ),
+        *(row for name in SHARP for row in sharp_rows(name, results[name], alone)),
         bench_row(
             f"app, {late}: start to first frame",
             detection["slow_ms"],

@@ -205,7 +205,8 @@ def check_tmux(caps: TermCaps) -> Check:
     return Check(
         "tmux",
         Verdict.WARN if fixes else Verdict.OK,
-        f"inside tmux, mouse {mouse}; {graphics}; {sixel}; half-block text always works",
+        f"inside tmux, mouse {mouse}; {graphics}; {sixel}; half-block text always works, sextant edges too "
+        "(tmux drops octant glyphs: --render octant gives sextant)",
         "; ".join(fixes),
     )
 

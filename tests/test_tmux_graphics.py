@@ -25,29 +25,42 @@ APP = """
 import sys
 import numpy as np
 from textual.app import App
-from sam2tui.tui.compose import Overlay
+from sam2tui.masks import encode
+from sam2tui.tui.compose import MaskLayer, Overlay
 from sam2tui.tui.termcaps import detect
 from sam2tui.tui.widgets.frame_canvas import FrameCanvas, make_canvas
 
 caps = detect(timeout=3.0)
 choice = caps.renderer_choice("auto", env={})
 open(sys.argv[1], "w").write(f"{choice.renderer} passthrough={caps.passthrough} kitty={caps.kitty}")
+FRAME = np.full((160, 320, 3), 200, np.uint8)
+FRAME[:80] = np.random.default_rng(0).integers(0, 256, (80, 320, 3), dtype=np.uint8)  # a picture's detail
 
 class GraphicsApp(App):
     CSS = "FrameCanvas { height: 20; }"
+    BINDINGS = [("c", "click", "a mask appears, as after a click")]
 
     def compose(self):
         yield make_canvas(choice.renderer, caps)
 
     def on_mount(self):
-        self.query_one(FrameCanvas).show(0, np.full((160, 320, 3), 200, np.uint8), Overlay())
+        self.query_one(FrameCanvas).show(0, FRAME, Overlay())
+
+    def action_click(self):
+        mask = np.zeros(FRAME.shape[:2], bool)
+        mask[60:100, 140:180] = True
+        overlay = Overlay(masks=(MaskLayer(1, encode(mask), (255, 0, 255), selected=True),))
+        self.query_one(FrameCanvas).show(0, FRAME, overlay)
 
 GraphicsApp().run()
 """
 
 
-def run_in_tmux(tmux: Tmux, tmp_path: Path, passthrough: str) -> tuple[str, bytes, bytes]:
-    """(the app's detection, the bytes the app wrote, the bytes the outer terminal got)."""
+def run_in_tmux(
+    tmux: Tmux, tmp_path: Path, passthrough: str, key: str | None = None
+) -> tuple[str, bytes, bytes]:
+    """(the app's detection, the bytes the app wrote, the bytes the outer terminal got); `key` is pressed
+    once the app is quiet, and the terminal waited for again."""
     script, detected, piped = tmp_path / "app.py", tmp_path / "detected.txt", tmp_path / "pane.bin"
     script.write_text(APP)
     # The app waits for the outer terminal's client: its queries must reach a terminal.
@@ -63,6 +76,10 @@ def run_in_tmux(tmux: Tmux, tmp_path: Path, passthrough: str) -> tuple[str, byte
         while not detected.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         term.wait_quiet(quiet=1.5, timeout=20, after=0)
+        if key is not None:
+            mark = term.mark()
+            tmux.keys(key)
+            term.wait_quiet(quiet=1.5, timeout=20, after=mark)
         outer = bytes(term.output)
     return detected.read_text(), piped.read_bytes(), outer
 
@@ -88,3 +105,32 @@ def test_without_passthrough_tmux_gets_half_blocks(tmux: Tmux, tmp_path: Path) -
     assert detected == "halfblock passthrough=False kitty=False"
     assert b"\x1b_Ga=" not in pane and PLACEHOLDER.encode() not in outer  # no image, no placeholders
     assert b"8;2;206;206;206" in pane  # the grey frame (200 -> 5 bits -> 206) as half-block cells
+
+
+def image_bytes(pane: bytes) -> dict[bytes, int]:
+    """Base64 bytes per kitty image command in the app's output (tmux-wrapped: ESC doubled), by the keys
+    of its first chunk (a=t,... for a whole image, a=f,... for an edit)."""
+    sizes: dict[bytes, int] = {}
+    first = b""
+    for keys, payload in re.findall(rb"\x1b\x1b_G([^;\x1b]*);([A-Za-z0-9+/=]*)\x1b\x1b\\", pane):
+        if b"f=100" in keys.split(b","):
+            first = keys
+        if first:  # not the detection's query
+            sizes[first] = sizes.get(first, 0) + len(payload)
+    return sizes
+
+
+def test_a_click_through_tmux_sends_only_the_changed_part_of_the_kitty_image(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    detected, pane, outer = run_in_tmux(tmux, tmp_path, "on", key="c")
+    assert detected.startswith("kitty ")
+    # The mask is an edit of the image on screen (a=f: its root frame, r=1, pixels replaced), wrapped for tmux
+    # like the rest, after the one transmission of the whole image.
+    [(whole, whole_size), (edit, edit_size)] = image_bytes(pane).items()
+    assert whole.startswith(b"a=t,f=100,i=") and edit.startswith(b"a=f,f=100,i=")
+    image = re.search(rb"i=(\d+)", whole)
+    assert image is not None and b",i=" + image.group(1) + b",r=1," in edit and b",X=1," in edit
+    assert pane.count(b"\x1bPtmux;\x1b\x1b_Ga=f,") == 1 and pane.count(b"_Ga=t,") == 1
+    assert edit_size < whole_size / 10
+    assert b"\x1b_G" + edit in outer  # unwrapped by tmux for the outer terminal

@@ -107,6 +107,9 @@ class TermCaps:
             if self.kitty:
                 return RendererChoice("kitty", note)
             return RendererChoice("halfblock", note + self._no_graphics_reason())
+        if requested == "octant" and self.tmux:
+            # tmux (3.3a, measured) drops the Unicode 16 glyphs its wcwidth does not know, shifting the row.
+            return RendererChoice("sextant", f"{note}octant requested, but tmux drops octant glyphs; sextant")
         if requested in TEXT_RENDERERS:
             return RendererChoice(requested, note)
         if requested not in RENDERERS:
