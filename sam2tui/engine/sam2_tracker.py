@@ -159,6 +159,8 @@ def normalising_tables() -> np.ndarray:
 def resize_on_device(pixels: np.ndarray, image_size: int, device: torch.device) -> torch.Tensor:
     """HxWx3 uint8 -> 3xSxS float32 normalised on `device`: PIL's bicubic resize as torch computes it
     (antialiased, rounded to uint8 values as PIL's output is), then sam2's normalising."""
+    # A decoded frame may be read-only (torch warns on wrapping one): a copy of ~1 ms, on CUDA only.
+    pixels = pixels if pixels.flags.writeable else pixels.copy()
     frame = torch.from_numpy(pixels).to(device, non_blocking=True).permute(2, 0, 1)[None].float()
     resized = torch.nn.functional.interpolate(
         frame, size=(image_size, image_size), mode="bicubic", align_corners=False, antialias=True
