@@ -12,7 +12,7 @@ import pytest
 import torch
 from sam2.utils.misc import load_video_frames_from_jpg_images
 
-from sam2tui.engine.sam2_tracker import LazyFrames
+from sam2tui.engine.sam2_tracker import IMG_STD, LazyFrames, resize_on_device
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 
@@ -39,14 +39,34 @@ def test_frames_equal_sam2s_jpeg_loader_bit_for_bit(
             lazy.close()
 
 
+@pytest.mark.parametrize(("clip_size", "image_size"), [((160, 120), 256), ((640, 360), 1024)])
+def test_frames_resized_on_the_device_stay_close_to_sam2s(
+    tmp_path: Path, clip_size: tuple[int, int], image_size: int
+) -> None:
+    """The CUDA path (run here on the CPU): torch's antialiased bicubic resize from uint8 against PIL's,
+    which rounds to uint8 between its two passes. Measured: mean 0.2, max 7 uint8 levels."""
+    folder = write_jpeg_folder(tmp_path / "clip", clip_frames(3, clip_size))
+    level = 1 / 255 / min(IMG_STD)  # one uint8 step, normalised
+    with VideoSource.open(folder) as video:
+        lazy = LazyFrames(video, image_size)
+        try:
+            for i in range(len(video)):
+                on_device = resize_on_device(video.frame(i), image_size, torch.device("cpu"))
+                assert on_device.shape == lazy[i].shape and on_device.dtype == torch.float32
+                difference = (on_device - lazy[i]).abs()
+                assert difference.mean().item() < 0.5 * level and difference.max().item() < 10 * level
+        finally:
+            lazy.close()
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
-def test_frame_thread_starts_no_openmp_team() -> None:
-    """The frames thread runs beside the model: a torch op there would start an OpenMP team of its own
-    (threads that compete with the model's on a small CPU). Only the frames thread itself may appear."""
+def test_frame_threads_start_no_openmp_team() -> None:
+    """The frames threads run beside the model: a torch op there would start an OpenMP team of its own
+    (threads that compete with the model's on a small CPU). Only the frames threads themselves may appear."""
     script = textwrap.dedent(
         """
         import os, numpy as np, torch
-        from sam2tui.engine.sam2_tracker import LazyFrames
+        from sam2tui.engine.sam2_tracker import IMG_STD, LazyFrames, resize_on_device
 
         class Clip:
             width, height = 640, 360
@@ -56,7 +76,7 @@ def test_frame_thread_starts_no_openmp_team() -> None:
         torch.set_num_threads(2)
         torch.ones(1 << 20).add_(1)  # the main thread's team exists before the frames come
         before = len(os.listdir("/proc/self/task"))
-        lazy = LazyFrames(Clip(), 512)
+        lazy = LazyFrames(Clip(), 512, workers=2)
         for i in range(4):
             lazy[i]
         during = len(os.listdir("/proc/self/task"))
@@ -74,4 +94,4 @@ def test_frame_thread_starts_no_openmp_team() -> None:
         timeout=120,
     )
     before, during = map(int, done.stdout.split())
-    assert during == before + 1  # the frames thread, no OpenMP workers of its own
+    assert before < during <= before + 2  # the frames threads (two at most), no OpenMP workers of theirs

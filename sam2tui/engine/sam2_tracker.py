@@ -18,7 +18,7 @@ What this adds to sam2 1.1.0's `SAM2VideoPredictor` (see docs/architecture.md, "
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +41,12 @@ from sam2tui.values import Direction, FramePrompt, FrameResult, Prompt, PromptKi
 MAX_COND_FRAMES = 4
 """Prompted frames that each tracked frame attends to (the temporally closest ones)."""
 
+FRAME_WORKERS = 2
+"""Threads that prepare the model's input frames (two frames at once: PIL's resize is single-threaded)."""
+
+RESULTS_AHEAD = 2
+"""Propagated frames whose masks may wait for the results thread before the model's thread waits."""
+
 IMG_MEAN = (0.485, 0.456, 0.406)  # sam2.utils.misc.load_video_frames defaults
 IMG_STD = (0.229, 0.224, 0.225)
 
@@ -62,22 +68,35 @@ class Frames(Protocol):
 class LazyFrames:
     """The model's input frames (3xSxS float32, normalised), decoded on demand.
 
-    Keeps the last `cache` frames; while frames are read in sequence it prepares the next `prefetch` ones
-    in a background thread (decoding and resizing release the GIL).
+    Keeps the last `cache` frames; while frames are read in sequence, `workers` background threads prepare
+    the next `prefetch` ones (decoding, PIL's resize and numpy's lookups release the GIL).
+
+    On the CPU a frame equals sam2's JPEG loader's bit for bit. With `device` (CUDA: the tracker's choice)
+    the uint8 frame is uploaded and resized and normalised there instead (`resize_on_device`): close to
+    sam2's values, not equal (see docs/architecture.md, "SAM 2 facts").
     """
 
-    def __init__(self, video: Frames, image_size: int, *, cache: int = 4, prefetch: int = 2) -> None:
+    def __init__(
+        self,
+        video: Frames,
+        image_size: int,
+        *,
+        cache: int = 4,
+        prefetch: int = 4,
+        workers: int = FRAME_WORKERS,
+        device: torch.device | None = None,
+    ) -> None:
         self.video = video
         self.image_size = image_size
         self.width, self.height = video.width, video.height
+        self.device = device
         self._count = len(video)
         self._cache: OrderedDict[int, Future[torch.Tensor]] = OrderedDict()
         self._cache_size = max(cache, prefetch + 2)
         self._prefetch = prefetch
         self._last: int | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2tui-frames")
-        self._mean = np.asarray(IMG_MEAN, np.float32)[:, None, None]
-        self._std = np.asarray(IMG_STD, np.float32)[:, None, None]
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sam2tui-frames")
+        self._normalised = normalising_tables()
 
     def __len__(self) -> int:
         return self._count
@@ -106,20 +125,50 @@ class LazyFrames:
         return future
 
     def _prepare(self, index: int) -> torch.Tensor:
+        pixels = self.video.frame(index)
+        if self.device is not None:
+            return resize_on_device(pixels, self.image_size, self.device)
         # Exactly sam2.utils.misc._load_img_as_tensor and load_video_frames_from_jpg_images: PIL's default
-        # resize, /255 in float64, stored as float32 (CxHxW, contiguous), then normalised in float32
-        # (bit-identical inputs). In numpy, not torch: a torch op on this thread would start a second
-        # OpenMP team, whose threads compete with the model's for the cores.
+        # resize, then per channel the values sam2's normalising gives (`normalising_tables`). In numpy, not
+        # torch: a torch op on this thread would start a second OpenMP team, whose threads compete with
+        # the model's for the cores.
         size = (self.image_size, self.image_size)
-        pixels = np.asarray(Image.fromarray(self.video.frame(index)).resize(size))
-        image = (np.ascontiguousarray(pixels.transpose(2, 0, 1)) / 255.0).astype(np.float32)
-        image -= self._mean
-        image /= self._std
+        resized = np.asarray(Image.fromarray(pixels).resize(size))
+        image = np.empty((3, *size), np.float32)
+        for channel in range(3):
+            np.take(self._normalised[channel], resized[..., channel], out=image[channel])
         return torch.from_numpy(image)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._cache.clear()
+
+
+def normalising_tables() -> np.ndarray:
+    """3x256 float32: what sam2's loader makes of each uint8 value in each channel.
+
+    The same operations as sam2's (/255 in float64, stored as float32, minus the mean and over the std in
+    float32), so a lookup gives its values bit for bit, at a third of the cost of computing them.
+    """
+    values = (np.arange(256) / 255.0).astype(np.float32)
+    mean = np.asarray(IMG_MEAN, np.float32)[:, None]
+    std = np.asarray(IMG_STD, np.float32)[:, None]
+    return np.ascontiguousarray((values[None, :] - mean) / std)
+
+
+def resize_on_device(pixels: np.ndarray, image_size: int, device: torch.device) -> torch.Tensor:
+    """HxWx3 uint8 -> 3xSxS float32 normalised on `device`: PIL's bicubic resize as torch computes it
+    (antialiased, rounded to uint8 values as PIL's output is), then sam2's normalising."""
+    # A decoded frame may be read-only (torch warns on wrapping one): a copy of ~1 ms, on CUDA only.
+    pixels = pixels if pixels.flags.writeable else pixels.copy()
+    frame = torch.from_numpy(pixels).to(device, non_blocking=True).permute(2, 0, 1)[None].float()
+    resized = torch.nn.functional.interpolate(
+        frame, size=(image_size, image_size), mode="bicubic", align_corners=False, antialias=True
+    )
+    resized = resized.round_().clamp_(0, 255) / 255.0
+    mean = torch.tensor(IMG_MEAN, device=device)[:, None, None]
+    std = torch.tensor(IMG_STD, device=device)[:, None, None]
+    return ((resized[0] - mean) / std).contiguous()
 
 
 _sam2_load_video_frames = _predictor_module.load_video_frames
@@ -171,6 +220,16 @@ def _hole_filling_available() -> bool:
 
 
 @dataclass(frozen=True)
+class _HostFrame:
+    """A frame's thresholded masks (NxHxW bool) and score logits on their way to the host; `copied`:
+    the CUDA event after their copies (None on the CPU, where they are there already)."""
+
+    masks: torch.Tensor
+    scores: list[torch.Tensor | None]
+    copied: torch.cuda.Event | None
+
+
+@dataclass(frozen=True)
 class _Applied:
     """The prompt steps sam2 holds for one object on one frame; `initial`: the first came before any
     propagation reached the frame (so sam2 segments it without memory, like SAM)."""
@@ -183,11 +242,18 @@ class Sam2Tracker:
     """A `Tracker` running SAM 2 on one video at a time. Not thread-safe: one thread owns it."""
 
     def __init__(
-        self, spec: ModelSpec, progress: ProgressFn | None = None, *, autocast: bool | None = None
+        self,
+        spec: ModelSpec,
+        progress: ProgressFn | None = None,
+        *,
+        autocast: bool | None = None,
+        resize_on_device: bool | None = None,
     ) -> None:
         """Resolve (download when needed) the checkpoint, build the model and load its weights.
 
-        `autocast`: run under bfloat16 autocast; default on CUDA only.
+        `autocast`: run under bfloat16 autocast; default on CUDA only. `resize_on_device`: resize and
+        normalise the frames on the model's device (`LazyFrames`); default on CUDA only, where it keeps
+        the host free; on the CPU the frames equal sam2's JPEG loader's.
         """
         size = spec.image_size
         if size % 32 or not 64 <= size <= 4096:
@@ -212,6 +278,8 @@ class Sam2Tracker:
             predictor.fill_hole_area = 0  # the optional CUDA extension is missing: skip, silently
         self.predictor: LazyFramesVideoPredictor = predictor
         self.autocast = self.device.type == "cuda" if autocast is None else autocast
+        on_cuda = self.device.type == "cuda"
+        self.resize_on_device = on_cuda if resize_on_device is None else resize_on_device
         stride = predictor.memory_temporal_stride_for_eval
         # Frames behind the current one that sam2 reads: num_maskmem memories, max_obj_ptrs pointers.
         self.memory_window = max(predictor.num_maskmem * stride, predictor.max_obj_ptrs_in_encoder)
@@ -241,7 +309,9 @@ class Sam2Tracker:
 
     def start(self, video: Frames) -> None:
         self.close()
-        self._frames = LazyFrames(video, self._spec.image_size)
+        self._frames = LazyFrames(
+            video, self._spec.image_size, device=self.device if self.resize_on_device else None
+        )
         with self._amp():
             self._state = self.predictor.init_lazy_state(self._frames)
         self._propagated.clear()
@@ -430,31 +500,60 @@ class Sam2Tracker:
     def _propagate_pass(
         self, start: int, reverse: bool, count: int, skip_start: bool, cancel: CancelToken | None
     ) -> Iterator[list[FrameResult]]:
+        """sam2's propagation of one direction. Each frame's masks go to a results thread (thresholded
+        where they are computed; copied to the host, RLE, boxes, parts there) while the model computes the
+        next frames; frames are yielded in order once their results are ready. Every frame the model
+        finished is yielded, also when the pass fails, unless it is cancelled: then nothing is yielded after
+        the cancel (a frame computed ahead is dropped, as if the cancel had come before it)."""
         state = self._require_state()
         frames = self.predictor.propagate_in_video(
             state, start_frame_idx=start, max_frame_num_to_track=count - 1, reverse=reverse
         )
-        frame = start
-        try:
-            while cancel is None or not cancel.cancelled:
-                try:
-                    with self._amp():
-                        item = next(frames, None)
-                except torch.cuda.OutOfMemoryError:
-                    torch.cuda.empty_cache()
-                    raise EngineError(
-                        f"out of GPU memory at frame {frame}; try --model sam2.1-tiny or --image-size 512"
-                    ) from None
-                if item is None:
+        encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2tui-results")
+        pending: deque[tuple[int, Future[list[FrameResult]]]] = deque()
+
+        def cancelled() -> bool:
+            return cancel is not None and cancel.cancelled
+
+        def ready(wait: bool) -> Iterator[list[FrameResult]]:
+            while pending and not cancelled():
+                if not (wait or pending[0][1].done() or len(pending) > RESULTS_AHEAD):
                     return
-                done, obj_ids, logits = item
-                results = self._results(done, obj_ids, logits, reverse)
-                self._prune(done, start)
-                frame = done + (-1 if reverse else 1)
+                done, future = pending.popleft()
+                results = self._note_propagated(future.result(), reverse)
                 if not (skip_start and done == start):
                     yield results
+
+        frame = start
+        try:
+            while not cancelled():
+                try:
+                    item = self._next_frame(frames, frame)
+                except Exception:
+                    yield from ready(wait=True)  # the frames finished before the failure
+                    raise
+                if item is None:
+                    break
+                done, obj_ids, logits = item
+                host = self._to_host(logits, self._scores(done, obj_ids))
+                pending.append((done, encoder.submit(self._encode, done, obj_ids, host)))
+                self._prune(done, start)
+                frame = done + (-1 if reverse else 1)
+                yield from ready(wait=False)
+            yield from ready(wait=True)
         finally:
+            encoder.shutdown(wait=True, cancel_futures=True)
             frames.close()
+
+    def _next_frame(self, frames: Iterator[Any], frame: int) -> Any:
+        try:
+            with self._amp():
+                return next(frames, None)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            raise EngineError(
+                f"out of GPU memory at frame {frame}; try --model sam2.1-tiny or --image-size 512"
+            ) from None
 
     def _require_state(self, frame: int | None = None) -> dict[str, Any]:
         if self._state is None:
@@ -579,32 +678,45 @@ class Sam2Tracker:
         if present:
             low_res = torch.cat([out["pred_masks"] for _, out in present], dim=0)
             _, video_res = self.predictor._get_orig_video_res_output(state, low_res)
-            scores = [float(out["object_score_logits"].float().item()) for _, out in present]
-            for r in self._to_results(frame, [obj_id for obj_id, _ in present], video_res, scores):
+            host = self._to_host(video_res, [out["object_score_logits"] for _, out in present])
+            for r in self._encode(frame, [obj_id for obj_id, _ in present], host):
                 results[r.obj_id] = r
         return [results[obj_id] for obj_id in state["obj_ids"] if obj_id in results]
 
-    def _results(
-        self, frame: int, obj_ids: list[int], logits: torch.Tensor, reverse: bool
-    ) -> list[FrameResult]:
-        """A propagated frame's results, remembered for the objects that have no prompt there."""
+    def _scores(self, frame: int, obj_ids: list[int]) -> list[torch.Tensor | None]:
+        """Each object's score logit on a propagated frame, where sam2 has its output (a tensor)."""
         state = self._require_state()
-        scores = []
-        for obj_id in obj_ids:
-            out = self._frame_output(state["obj_id_to_idx"][obj_id], frame)
-            scores.append(
-                float(out["object_score_logits"].float().item()) if out is not None else float("nan")
-            )
-        results = self._to_results(frame, obj_ids, logits, scores)
+        outs = [self._frame_output(state["obj_id_to_idx"][obj_id], frame) for obj_id in obj_ids]
+        return [None if out is None else out["object_score_logits"] for out in outs]
+
+    def _note_propagated(self, results: list[FrameResult], reverse: bool) -> list[FrameResult]:
+        """Remember a propagated frame's results for the objects that have no prompt there."""
+        state = self._require_state()
         for result in results:
-            if not self._has_prompt(state["obj_id_to_idx"][result.obj_id], frame):
-                self._propagated[(result.obj_id, frame)] = (result, {"reverse": reverse})
+            if not self._has_prompt(state["obj_id_to_idx"][result.obj_id], result.frame):
+                self._propagated[(result.obj_id, result.frame)] = (result, {"reverse": reverse})
         return results
 
-    def _to_results(
-        self, frame: int, obj_ids: list[int], logits: torch.Tensor, scores: list[float]
-    ) -> list[FrameResult]:
-        masks = (logits[:, 0] > 0).cpu().numpy()
+    @staticmethod
+    def _to_host(logits: torch.Tensor, scores: list[torch.Tensor | None]) -> _HostFrame:
+        """Threshold a frame's mask logits where they are and start copying masks and scores to the host
+        (on CUDA without waiting: `_encode` waits, on the results thread)."""
+        masks = logits[:, 0] > 0
+        if masks.device.type != "cuda":
+            return _HostFrame(masks, scores, None)
+        masks = masks.to("cpu", non_blocking=True)
+        scores = [None if score is None else score.to("cpu", non_blocking=True) for score in scores]
+        copied = torch.cuda.Event()
+        copied.record()
+        return _HostFrame(masks, scores, copied)
+
+    def _encode(self, frame: int, obj_ids: list[int], host: _HostFrame) -> list[FrameResult]:
+        """A frame's results from its host masks: RLE, box, area, parts (no torch compute: this runs
+        beside the model, where a torch op would start an OpenMP team of its own)."""
+        if host.copied is not None:
+            host.copied.synchronize()
+        masks = host.masks.numpy()
+        scores = [float("nan") if s is None else float(s.float().item()) for s in host.scores]
         return [
             result_from_mask(frame, obj_id, mask, score, self.model_name)
             for obj_id, mask, score in zip(obj_ids, masks, scores, strict=True)

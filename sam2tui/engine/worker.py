@@ -1,14 +1,16 @@
 """The engine worker: one thread that owns the tracker, the video it reads and all inference state.
 
 Commands go in through `submit` (any thread) and run in order; events come out through `on_event`,
-called on the worker's thread. Every result is committed to the session store before its event is sent,
-so whatever a listener sees is already saved. A failing command becomes one `EngineFailed` event (a failed
+one at a time, in order: on the worker's thread, except a propagation's frames and progress, which its
+commit thread sends (the worker then waits for that thread before it sends anything else). Every result is
+committed to the session store before its event is sent, so whatever a listener sees is already saved. A failing command becomes one `EngineFailed` event (a failed
 Propagate ends with it instead of `PropagationDone`); the worker then takes the next command.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -50,6 +52,7 @@ TrackerFactory = Callable[[ModelSpec, ProgressFn], Tracker]
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events (at most ~10 per second)
 OOM_ADVICE = "try --model sam2.1-tiny or --image-size 512"
+COMMIT_QUEUE = 4  # propagated frames waiting for the commit thread before the tracker waits for it
 
 
 class ResultStore(Protocol):
@@ -258,23 +261,18 @@ class EngineWorker:
     def _propagate(self, command: Propagate) -> None:
         tracker, video = self._ready()
         token = self._token or CancelToken()
-        total = command.frames_in(len(video))
-        done = 0
-        began = last_report = time.monotonic()
         self._frame = command.start
         if command.resume:
             tracker.resume(command.start, command.direction, lambda frame: self._store.results(frame=frame))
-        for results in tracker.propagate(command.start, command.direction, command.max_frames, token):
-            if not results:
-                continue
-            frame = results[0].frame
-            self._commit(frame, results, "propagate")
-            done += 1
-            self._frame = frame + (-1 if frame < command.start else 1)
-            now = time.monotonic()
-            if now - last_report >= PROGRESS_INTERVAL or done == total:
-                last_report = now
-                self._emit(Progress(done, total, done / max(now - began, 1e-9)))
+        committer = _Committer(self, command.frames_in(len(video)))
+        try:
+            for results in tracker.propagate(command.start, command.direction, command.max_frames, token):
+                if results:
+                    committer.put(results)  # committed and announced while the tracker computes on
+                    frame = results[0].frame
+                    self._frame = frame + (-1 if frame < command.start else 1)
+        finally:
+            done = committer.finish()  # every frame the tracker finished is committed, even on a failure
         self._emit(PropagationDone(done, token.cancelled))
 
     def _release(self) -> None:
@@ -288,3 +286,53 @@ def _close(tracker: Any) -> None:
     close = getattr(tracker, "close", None)
     if callable(close):
         close()
+
+
+class _Committer:
+    """A propagation's commit thread: commits each frame's results in order, then announces them.
+
+    The worker's thread hands the frames over through a bounded queue, so the tracker computes the next
+    frame while this one is labelled, written to SQLite and sent. A failed commit ends the propagation:
+    `put` and `finish` raise it on the worker's thread.
+    """
+
+    def __init__(self, worker: EngineWorker, total: int) -> None:
+        self._worker = worker
+        self._total = total
+        self.done = 0
+        self._error: BaseException | None = None
+        self._frames: queue.Queue[list[FrameResult] | None] = queue.Queue(COMMIT_QUEUE)
+        self._began = self._last_report = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="sam2tui-commit", daemon=True)
+        self._thread.start()
+
+    def put(self, results: list[FrameResult]) -> None:
+        self._raise_failure()
+        self._frames.put(results)
+
+    def finish(self) -> int:
+        """Commit what is queued, end the thread; the number of frames committed."""
+        self._frames.put(None)
+        self._thread.join()
+        self._raise_failure()
+        return self.done
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while (results := self._frames.get()) is not None:
+            if self._error is not None:
+                continue  # a commit failed: the later frames are not committed (the queue drains)
+            try:
+                self._worker._commit(results[0].frame, results, "propagate")
+            except Exception as error:  # handed to the worker's thread
+                self._error = error
+                continue
+            self.done += 1
+            now = time.monotonic()
+            if now - self._last_report >= PROGRESS_INTERVAL or self.done == self._total:
+                self._last_report = now
+                self._worker._emit(Progress(self.done, self._total, self.done / max(now - self._began, 1e-9)))
