@@ -133,6 +133,18 @@ def _move_binding(keys: str, dx: int, dy: int, name: str, how_far: str) -> Bindi
     )
 
 
+class CanvasMessage(Message):
+    """What the canvas posts: `control` is the canvas, so handlers can tell which one spoke."""
+
+    def __init__(self, canvas: FrameCanvas) -> None:
+        super().__init__()
+        self.canvas = canvas
+
+    @property
+    def control(self) -> FrameCanvas:
+        return self.canvas
+
+
 class FrameCanvas(Widget, can_focus=True):
     """Shows one video frame with its overlay; reports clicks, drags and the pointer in video pixels."""
 
@@ -228,82 +240,49 @@ class FrameCanvas(Widget, can_focus=True):
         ),
     ]
 
-    class Clicked(Message):
+    class Clicked(CanvasMessage):
         """A click on the picture, in video pixels. `button`: 1 left, 3 right."""
 
         def __init__(self, canvas: FrameCanvas, x: float, y: float, button: int) -> None:
-            super().__init__()
-            self.canvas = canvas
+            super().__init__(canvas)
             self.x = x
             self.y = y
             self.button = button
 
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
-
-    class BoxDrawn(Message):
+    class BoxDrawn(CanvasMessage):
         """A left drag ended: the box (x0, y0, x1, y1) in video pixels, x0 <= x1, y0 <= y1."""
 
         def __init__(self, canvas: FrameCanvas, box: BoxCorners) -> None:
-            super().__init__()
-            self.canvas = canvas
+            super().__init__(canvas)
             self.box = box
 
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
-
-    class PointDragged(Message):
+    class PointDragged(CanvasMessage):
         """In point-edit mode, a left drag that started on the selected object's point `start` ended at `end`
         (video pixels)."""
 
         def __init__(self, canvas: FrameCanvas, start: tuple[float, float], end: tuple[float, float]) -> None:
-            super().__init__()
-            self.canvas = canvas
+            super().__init__(canvas)
             self.start = start
             self.end = end
 
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
-
-    class Painted(Message):
+    class Painted(CanvasMessage):
         """In a paint mode, the brush at video pixel (x, y): a press, a move while pressed, or a key's dab."""
 
         def __init__(self, canvas: FrameCanvas, x: float, y: float) -> None:
-            super().__init__()
-            self.canvas = canvas
+            super().__init__(canvas)
             self.x = x
             self.y = y
 
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
-
-    class StrokeEnded(Message):
+    class StrokeEnded(CanvasMessage):
         """In a paint mode, the button was released (or a key's dab is done): the stroke is complete."""
 
-        def __init__(self, canvas: FrameCanvas) -> None:
-            super().__init__()
-            self.canvas = canvas
-
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
-
-    class PointerMoved(Message):
+    class PointerMoved(CanvasMessage):
         """The video pixel under the mouse or the keyboard pointer; None when it is off the picture."""
 
         def __init__(self, canvas: FrameCanvas, x: float | None, y: float | None) -> None:
-            super().__init__()
-            self.canvas = canvas
+            super().__init__(canvas)
             self.x = x
             self.y = y
-
-        @property
-        def control(self) -> FrameCanvas:
-            return self.canvas
 
     def __init__(
         self,
