@@ -414,24 +414,8 @@ def run_annotate(args: argparse.Namespace) -> int:
             if store.setting(THRESHOLDS_KEY) is None:
                 save_thresholds(store, settings.review)
             store.add_classes(classes)
-            caps = detect()  # before the app owns the terminal (docs/architecture.md, "Terminal facts")
-            renderer, note = caps.renderer_choice(render)
-            app = Sam2TuiApp(
-                video,
-                store,
-                tracker_factory=tracker.factory,
-                model=spec,
-                render=renderer,
-                caps=caps,
-                render_note=note,
-                cpu_note=cpu_note(spec) if tracker.runs_sam2 else "",
-                settings=settings,
-            )
-            code = app.run()
-            if app.farewell:
-                with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-                    print(app.farewell)
-    return code or 0
+            code = launch(video, store, None, settings, render, spec, tracker)
+    return code
 
 
 def run_project(
@@ -452,12 +436,25 @@ def run_project(
         add_project_classes(folder, classes)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise Sam2TuiError("the app needs a terminal (stdin and stdout); for scripts use `sam2tui track`")
-    caps = detect()
+    return launch(None, None, Project(folder, clips), settings, render, spec, tracker)
+
+
+def launch(
+    video: VideoSource | None,
+    store: SessionStore | None,
+    project: Project | None,
+    settings: Settings,
+    render: str,
+    spec: ModelSpec,
+    tracker: TrackerChoice,
+) -> int:
+    """Run the app on one clip (video and store) or on a project; its farewell (what stays stale) is printed."""
+    caps = detect()  # before the app owns the terminal (docs/architecture.md, "Terminal facts")
     renderer, note = caps.renderer_choice(render)
     app = Sam2TuiApp(
-        None,
-        None,
-        project=Project(folder, clips),
+        video,
+        store,
+        project=project,
         tracker_factory=tracker.factory,
         model=spec,
         render=renderer,
@@ -466,4 +463,8 @@ def run_project(
         cpu_note=cpu_note(spec) if tracker.runs_sam2 else "",
         settings=settings,
     )
-    return app.run() or 0
+    code = app.run()
+    if app.farewell:
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            print(app.farewell)
+    return code or 0
