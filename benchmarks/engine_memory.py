@@ -39,8 +39,8 @@ class Looped:
     def __len__(self) -> int:
         return self.count
 
-    def frame(self, index: int) -> np.ndarray:
-        frame: np.ndarray = self.video.frame(index % len(self.video))
+    def frame(self, index: int, *, prefetch: bool = True) -> np.ndarray:
+        frame: np.ndarray = self.video.frame(index % len(self.video), prefetch=prefetch)
         return frame
 
 

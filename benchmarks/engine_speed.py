@@ -179,7 +179,7 @@ class PlainRunner:
         return _figures(frames, began, prompted, ended, {}, torch)
 
 
-RUNNERS = {"ours": OursRunner, "plain": PlainRunner}
+RUNNERS: dict[str, type[OursRunner] | type[PlainRunner]] = {"ours": OursRunner, "plain": PlainRunner}
 
 
 def _reset_gpu_peak(torch: Any) -> None:
@@ -363,6 +363,82 @@ def compare(
         return {k: interleave(started, frames_dir, k, pairs) for k in objects}
 
 
+PROFILED = {
+    # stage: (module, owner, attribute); disjoint calls, so their times add up
+    "frames": ("sam2tui.engine.sam2_tracker", None, "_sam2_load_video_frames"),  # plain: all, first
+    "frames ": ("sam2tui.engine.sam2_tracker", "LazyFrames", "__getitem__"),  # ours: each, when asked
+    "image encoder": ("sam2.modeling.sam2_base", "SAM2Base", "forward_image"),
+    "memory attention": ("sam2.modeling.memory_attention", "MemoryAttention", "forward"),
+    "memory encoder": ("sam2.modeling.memory_encoder", "MemoryEncoder", "forward"),
+    "mask decoder": ("sam2.modeling.sam.mask_decoder", "MaskDecoder", "forward"),
+    "upscale": ("sam2.sam2_video_predictor", "SAM2VideoPredictor", "_get_orig_video_res_output"),
+    "results": ("sam2tui.engine.sam2_tracker", None, "result_from_mask"),
+    "sqlite": ("sam2tui.session.store", "SessionStore", "put_results"),
+}
+
+
+def profile(
+    frames_dir: Path, checkpoint: Path, *, image_size: int, objects: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """ms per frame in each stage, ours and plain built in this one process and taking turns (ABBA).
+
+    Where the time of each variant goes, sam2's own stages included, measured by wrapping the stages'
+    functions; "other" is the rest of a run (sam2's bookkeeping, prompts, Python)."""
+    import importlib
+
+    setup = {"checkpoint": str(checkpoint), "model": "sam2.1-tiny", "image_size": image_size}
+    setup = {**setup, "device": "cpu", "autocast": False}
+    variants: dict[str, OursRunner | PlainRunner] = {"ours": OursRunner(setup), "plain": PlainRunner(setup)}
+    totals: dict[str, dict[str, float]] = {name: {} for name in variants}
+    current = {"name": ""}
+
+    def wrap(stage: str, owner: Any, attribute: str) -> None:
+        original = getattr(owner, attribute)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent = totals[current["name"]]
+                spent[stage.strip()] = spent.get(stage.strip(), 0.0) + time.perf_counter() - began
+
+        setattr(owner, attribute, timed)
+
+    for stage, (module_name, owner_name, attribute) in PROFILED.items():
+        module = importlib.import_module(module_name)
+        wrap(stage, getattr(module, owner_name) if owner_name else module, attribute)
+    for name, runner in variants.items():  # warm-up, untimed
+        current["name"] = name
+        runner.run(str(frames_dir), 1)
+    totals = {name: {} for name in variants}
+    frames = dict.fromkeys(variants, 0)
+    for i in range(rounds):
+        for name in ("ours", "plain") if i % 2 == 0 else ("plain", "ours"):
+            current["name"] = name
+            figures = variants[name].run(str(frames_dir), objects)  # its timed span, as in the pairs
+            frames[name] += figures["frames"]
+            spent = figures["s_per_frame"] * figures["frames"]
+            totals[name]["total"] = totals[name].get("total", 0.0) + spent
+    per_frame = {}
+    for name, spent in totals.items():
+        spent["other"] = 2 * spent["total"] - sum(spent.values())
+        per_frame[name] = {stage: seconds / frames[name] * 1000 for stage, seconds in spent.items()}
+    return per_frame
+
+
+def print_profile(size: int, objects: int, rounds: int, frames: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = random_checkpoint("sam2.1-tiny", Path(tmp))
+        frames_dir = write_frames(Path(tmp) / "frames", frames)
+        ms = profile(frames_dir, checkpoint, image_size=size, objects=objects, rounds=rounds)
+    print(f"ms per frame @{size}, {objects} object(s), {rounds} runs each of {frames} frames, one process:")
+    print(f"{'stage':<18}{'ours':>9}{'plain':>9}{'ours-plain':>12}")
+    for stage in sorted(ms["ours"].keys() | ms["plain"].keys(), key=lambda k: k == "total"):
+        ours, plain = ms["ours"].get(stage, 0.0), ms["plain"].get(stage, 0.0)
+        print(f"{stage:<18}{ours:9.1f}{plain:9.1f}{ours - plain:12.1f}")
+
+
 def random_checkpoint(model: str, folder: Path) -> Path:
     from sam2tui.engine.checkpoints import MODELS
     from tests.fixtures_engine import build_random_checkpoint
@@ -504,7 +580,16 @@ def main() -> int:
         type=int,
         help="OMP_NUM_THREADS of both variants (1: immune to a busy machine's contention)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="where each variant's time goes, per stage (sam2's included), at the first size and object count",
+    )
     args = parser.parse_args()
+    if args.profile:
+        size, objects = args.sizes[0], args.objects[0]
+        print_profile(size, objects, args.pairs or 8, args.frames or frames_and_pairs(size)[0])
+        return 0
     if args.serve:
         serve(args.serve[0], json.loads(args.serve[1]))
         return 0

@@ -9,7 +9,8 @@ sam2's propagation loop does its bookkeeping (per object, one by one), upsamples
 thresholds them and converts them to RLE results, and the worker commits them to SQLite. Only the model's
 compute is replaced, inside this process, by a stand-in that returns tensors of the shapes sam2 gives
 (`_get_image_feature` still reads the prepared frame, `track_step` returns a precomputed mask, score and
-pointer, `_encode_new_memory` a precomputed memory). Skipped when the cups clip is missing.
+pointer, `_encode_new_memory` a precomputed memory). The tracker runs its GPU pipeline (`pipeline=True`:
+frames and results threads), as the stand-in takes no core. Skipped when the cups clip is missing.
 
 Time per stage (ms/frame). On the model's thread: frames = the tracker's wait for a prepared frame; step =
 sam2's per-object frame step around the stand-in (casting the memory to bfloat16, storing the outputs);
@@ -139,7 +140,8 @@ def run(checkpoint: Path, video_path: Path, *, objects: int, frames: int, size: 
     stages.wrap(sam2_tracker.LazyFramesVideoPredictor, "_run_single_frame_inference", "step")
 
     def factory(spec: ModelSpec, progress: Any) -> sam2_tracker.Sam2Tracker:
-        tracker = sam2_tracker.Sam2Tracker(spec, progress)
+        # The pipeline as on a GPU, which the stand-in plays (on the CPU the tracker runs it in line).
+        tracker = sam2_tracker.Sam2Tracker(spec, progress, pipeline=True)
         stand_in_model(tracker.predictor)
         return tracker
 

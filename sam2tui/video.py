@@ -538,10 +538,14 @@ class VideoSource:
     def __len__(self) -> int:
         return self._reader.frame_count
 
-    def frame(self, index: int) -> np.ndarray:
-        """Frame `index` (0-based) as HxWx3 uint8 RGB; VideoError when out of range or undecodable."""
+    def frame(self, index: int, *, prefetch: bool = True) -> np.ndarray:
+        """Frame `index` (0-based) as HxWx3 uint8 RGB; VideoError when out of range or undecodable.
+
+        `prefetch`: let the background thread decode the next frames (off for a reader whose own work
+        takes every core, where decoding beside it only preempts it)."""
         rgb = self._get(index)
-        self._request_prefetch(index)
+        if prefetch:
+            self._request_prefetch(index)
         return rgb
 
     def fingerprint(self) -> VideoFingerprint:

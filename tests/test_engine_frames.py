@@ -6,35 +6,40 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 from sam2.utils.misc import load_video_frames_from_jpg_images
 
-from sam2tui.engine.sam2_tracker import IMG_STD, LazyFrames, resize_on_device
+from sam2tui.engine.sam2_tracker import FRAME_WORKERS, IMG_STD, LazyFrames, resize_on_device
 from sam2tui.video import VideoSource
 from tests.fixtures_engine import clip_frames, write_jpeg_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.parametrize("workers", [0, FRAME_WORKERS])
 @pytest.mark.parametrize(("clip_size", "image_size"), [((160, 120), 256), ((640, 360), 1024)])
 def test_frames_equal_sam2s_jpeg_loader_bit_for_bit(
-    tmp_path: Path, clip_size: tuple[int, int], image_size: int
+    tmp_path: Path, clip_size: tuple[int, int], image_size: int, workers: int
 ) -> None:
     folder = write_jpeg_folder(tmp_path / "clip", clip_frames(3, clip_size))
     theirs, height, width = load_video_frames_from_jpg_images(
         str(folder), image_size, offload_video_to_cpu=True, compute_device=torch.device("cpu")
     )
     with VideoSource.open(folder) as video:
-        lazy = LazyFrames(video, image_size)
+        before = set(threading.enumerate())
+        lazy = LazyFrames(video, image_size, workers=workers)
         try:
             assert (lazy.height, lazy.width) == (height, width)
             for i in range(len(theirs)):
                 ours = lazy[i]
                 assert ours.dtype == torch.float32 and ours.is_contiguous()
                 assert torch.equal(ours, theirs[i])
+            if not workers:  # the CPU's way: prepared on the asking thread, nothing decoded ahead beside it
+                assert set(threading.enumerate()) <= before
         finally:
             lazy.close()
 
@@ -66,12 +71,12 @@ def test_frame_threads_start_no_openmp_team() -> None:
     script = textwrap.dedent(
         """
         import os, numpy as np, torch
-        from sam2tui.engine.sam2_tracker import IMG_STD, LazyFrames, resize_on_device
+        from sam2tui.engine.sam2_tracker import FRAME_WORKERS, IMG_STD, LazyFrames, resize_on_device
 
         class Clip:
             width, height = 640, 360
             def __len__(self): return 4
-            def frame(self, index): return np.full((360, 640, 3), 40 * index, np.uint8)
+            def frame(self, index, *, prefetch=True): return np.full((360, 640, 3), 40 * index, np.uint8)
 
         torch.set_num_threads(2)
         torch.ones(1 << 20).add_(1)  # the main thread's team exists before the frames come

@@ -5,12 +5,14 @@ from __future__ import annotations
 import queue
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from sam2tui import masks
+from sam2tui.engine import sam2_tracker
 from sam2tui.engine.sam2_tracker import LazyFrames, Sam2Tracker
 from sam2tui.engine.tracker import (
     CancelToken,
@@ -53,6 +55,14 @@ def clicks(frame: int, obj_id: int, *points: tuple[float, float, bool]) -> Frame
 @pytest.fixture(scope="module")
 def tracker(random_checkpoint: Path) -> Iterator[Sam2Tracker]:
     t = Sam2Tracker(ModelSpec(TINY, random_checkpoint, "cpu", TEST_IMAGE_SIZE))
+    yield t
+    t.close()
+
+
+@pytest.fixture(scope="module")
+def pipelined(random_checkpoint: Path) -> Iterator[Sam2Tracker]:
+    """The tracker as it runs on a GPU: frames prepared and results encoded on threads of their own."""
+    t = Sam2Tracker(ModelSpec(TINY, random_checkpoint, "cpu", TEST_IMAGE_SIZE), pipeline=True)
     yield t
     t.close()
 
@@ -178,7 +188,49 @@ def test_clear_and_remove(tracker: Sam2Tracker, video: VideoSource) -> None:
     assert [[r.obj_id for r in b] for b in tracker.propagate(3, Direction.FORWARD)] == [[2], [2], [2]]
 
 
-def test_cancel_stops_between_frames(tracker: Sam2Tracker, video: VideoSource) -> None:
+def test_the_pipeline_gives_the_results_of_the_model_thread_alone(
+    tracker: Sam2Tracker, pipelined: Sam2Tracker, video: VideoSource
+) -> None:
+    assert not tracker.pipeline  # the CPU default
+    runs = []
+    for t in (tracker, pipelined):
+        t.start(video)
+        t.set_prompt(POINT_1)
+        t.set_prompt(BOX_2)
+        runs.append(list(t.propagate(3, Direction.BOTH)))
+    assert frames_of(runs[1]) == frames_of(runs[0]) == [3, 4, 5, 2, 1, 0]
+    assert runs[1] == runs[0]
+
+
+def test_a_click_encodes_only_its_object_and_gives_what_a_replay_gives(
+    tracker: Sam2Tracker, video: VideoSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = clicks(0, 1, (40.0, 60.0, True)), clicks(0, 2, (120.0, 70.0, True))
+    refined = clicks(0, 1, (40.0, 60.0, True), (60.0, 80.0, False))
+    tracker.start(video)
+    tracker.set_prompt(first)
+    tracker.set_prompt(second)
+    encoded: list[int] = []
+    encode = sam2_tracker.result_from_mask
+
+    def counted(frame: int, obj_id: int, *args: Any, **kwargs: Any) -> FrameResult:
+        encoded.append(obj_id)
+        return encode(frame, obj_id, *args, **kwargs)
+
+    monkeypatch.setattr(sam2_tracker, "result_from_mask", counted)
+    after = tracker.set_prompt(refined)
+    assert encoded == [1]  # object 2's result is the one encoded before
+    tracker.start(video)
+    tracker.set_prompt(refined)
+    assert tracker.set_prompt(second) == after
+    assert encoded == [1, 1, 2]  # a fresh state encodes again, each object once
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_cancel_stops_between_frames(
+    tracker: Sam2Tracker, pipelined: Sam2Tracker, video: VideoSource, pipeline: bool
+) -> None:
+    tracker = pipelined if pipeline else tracker
     tracker.start(video)
     tracker.set_prompt(POINT_1)
     token = CancelToken()
@@ -224,7 +276,7 @@ def test_tracking_state_stays_bounded(random_checkpoint: Path) -> None:
         def __len__(self) -> int:
             return 50
 
-        def frame(self, index: int) -> np.ndarray:
+        def frame(self, index: int, *, prefetch: bool = True) -> np.ndarray:
             rgb = np.full((48, 64, 3), 90, np.uint8)
             rgb[10:30, 10 + index % 20 : 30 + index % 20] = 250
             return rgb

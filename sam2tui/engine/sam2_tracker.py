@@ -62,14 +62,15 @@ class Frames(Protocol):
 
     def __len__(self) -> int: ...
 
-    def frame(self, index: int) -> np.ndarray: ...
+    def frame(self, index: int, *, prefetch: bool = True) -> np.ndarray: ...
 
 
 class LazyFrames:
     """The model's input frames (3xSxS float32, normalised), decoded on demand.
 
     Keeps the last `cache` frames; while frames are read in sequence, `workers` background threads prepare
-    the next `prefetch` ones (decoding, PIL's resize and numpy's lookups release the GIL).
+    the next `prefetch` ones (decoding, PIL's resize and numpy's lookups release the GIL). With no workers
+    a frame is prepared on the thread that asks for it, when it asks.
 
     On the CPU a frame equals sam2's JPEG loader's bit for bit. With `device` (CUDA: the tracker's choice)
     the uint8 frame is uploaded and resized and normalised there instead (`resize_on_device`): close to
@@ -95,7 +96,9 @@ class LazyFrames:
         self._cache_size = max(cache, prefetch + 2)
         self._prefetch = prefetch
         self._last: int | None = None
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sam2tui-frames")
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sam2tui-frames") if workers else None
+        )
         self._normalised = normalising_tables()
 
     def __len__(self) -> int:
@@ -107,7 +110,7 @@ class LazyFrames:
         step = index - self._last if self._last is not None else 0
         self._last = index
         wanted = self._request(index)
-        if abs(step) == 1:
+        if abs(step) == 1 and self._pool is not None:
             for ahead in range(1, self._prefetch + 1):
                 if 0 <= index + step * ahead < self._count:
                     self._request(index + step * ahead)
@@ -116,7 +119,11 @@ class LazyFrames:
     def _request(self, index: int) -> Future[torch.Tensor]:
         future = self._cache.get(index)
         if future is None:
-            future = self._pool.submit(self._prepare, index)
+            if self._pool is None:
+                future = Future()
+                future.set_result(self._prepare(index))
+            else:
+                future = self._pool.submit(self._prepare, index)
             self._cache[index] = future
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -125,7 +132,8 @@ class LazyFrames:
         return future
 
     def _prepare(self, index: int) -> torch.Tensor:
-        pixels = self.video.frame(index)
+        # Without workers this runs on the model's thread, on the CPU: no decoding ahead beside the model.
+        pixels = self.video.frame(index, prefetch=self._pool is not None)
         if self.device is not None:
             return resize_on_device(pixels, self.image_size, self.device)
         # Exactly sam2.utils.misc._load_img_as_tensor and load_video_frames_from_jpg_images: PIL's default
@@ -140,7 +148,8 @@ class LazyFrames:
         return torch.from_numpy(image)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._cache.clear()
 
 
@@ -248,12 +257,14 @@ class Sam2Tracker:
         *,
         autocast: bool | None = None,
         resize_on_device: bool | None = None,
+        pipeline: bool | None = None,
     ) -> None:
         """Resolve (download when needed) the checkpoint, build the model and load its weights.
 
         `autocast`: run under bfloat16 autocast; default on CUDA only. `resize_on_device`: resize and
         normalise the frames on the model's device (`LazyFrames`); default on CUDA only, where it keeps
-        the host free; on the CPU the frames equal sam2's JPEG loader's.
+        the host free; on the CPU the frames equal sam2's JPEG loader's. `pipeline`: prepare frames and
+        encode results on threads beside the model's (see `_propagate_pass`); default off the CPU only.
         """
         size = spec.image_size
         if size % 32 or not 64 <= size <= 4096:
@@ -280,6 +291,9 @@ class Sam2Tracker:
         self.autocast = self.device.type == "cuda" if autocast is None else autocast
         on_cuda = self.device.type == "cuda"
         self.resize_on_device = on_cuda if resize_on_device is None else resize_on_device
+        # On the CPU the model's OpenMP team already takes every core: work beside it does not overlap, it
+        # preempts the team (docs/architecture.md, "The engine worker").
+        self.pipeline = self.device.type != "cpu" if pipeline is None else pipeline
         stride = predictor.memory_temporal_stride_for_eval
         # Frames behind the current one that sam2 reads: num_maskmem memories, max_obj_ptrs pointers.
         self.memory_window = max(predictor.num_maskmem * stride, predictor.max_obj_ptrs_in_encoder)
@@ -291,6 +305,11 @@ class Sam2Tracker:
         self._propagated: dict[tuple[int, int], tuple[FrameResult, dict[str, Any]]] = {}
         # The prompt steps sam2 holds for each (obj_id, frame), so that a further click applies only itself.
         self._applied: dict[tuple[int, int], _Applied] = {}
+        # The results last encoded on the last prompted frame, per obj_id, with the tensors of sam2's output
+        # they came from: a prompt changes one object's output, so the others' results are reused, not
+        # encoded again (one frame only: the outputs they keep alive may since have been pruned).
+        self._encoded: dict[int, tuple[torch.Tensor, torch.Tensor, FrameResult]] = {}
+        self._encoded_frame: int | None = None
 
     @property
     def model_name(self) -> str:
@@ -310,12 +329,16 @@ class Sam2Tracker:
     def start(self, video: Frames) -> None:
         self.close()
         self._frames = LazyFrames(
-            video, self._spec.image_size, device=self.device if self.resize_on_device else None
+            video,
+            self._spec.image_size,
+            workers=FRAME_WORKERS if self.pipeline else 0,
+            device=self.device if self.resize_on_device else None,
         )
         with self._amp():
             self._state = self.predictor.init_lazy_state(self._frames)
         self._propagated.clear()
         self._applied.clear()
+        self._encoded.clear()
 
     def close(self) -> None:
         """Release the frames (and their thread) of the current video."""
@@ -370,6 +393,7 @@ class Sam2Tracker:
         state = self._require_state()
         if obj_id in state["obj_id_to_idx"]:
             self.predictor.remove_object(state, obj_id, need_output=False)
+        self._encoded.pop(obj_id, None)
         for table in (self._propagated, self._applied):
             for key in [k for k in table if k[0] == obj_id]:
                 del table[key]
@@ -500,17 +524,30 @@ class Sam2Tracker:
     def _propagate_pass(
         self, start: int, reverse: bool, count: int, skip_start: bool, cancel: CancelToken | None
     ) -> Iterator[list[FrameResult]]:
-        """sam2's propagation of one direction. Each frame's masks go to a results thread (thresholded
-        where they are computed; copied to the host, RLE, boxes, parts there) while the model computes the
-        next frames; frames are yielded in order once their results are ready. Every frame the model
+        """sam2's propagation of one direction. With `pipeline`, each frame's masks go to a results thread
+        (thresholded where they are computed; copied to the host, RLE, boxes, parts there) while the model
+        computes the next frames; without, the model's thread encodes them itself. Frames are yielded in
+        order once their results are ready. Every frame the model
         finished is yielded, also when the pass fails, unless it is cancelled: then nothing is yielded after
         the cancel (a frame computed ahead is dropped, as if the cancel had come before it)."""
         state = self._require_state()
         frames = self.predictor.propagate_in_video(
             state, start_frame_idx=start, max_frame_num_to_track=count - 1, reverse=reverse
         )
-        encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2tui-results")
+        encoder = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2tui-results") if self.pipeline else None
+        )
         pending: deque[tuple[int, Future[list[FrameResult]]]] = deque()
+
+        def encode(done: int, obj_ids: list[int], host: _HostFrame) -> Future[list[FrameResult]]:
+            if encoder is not None:
+                return encoder.submit(self._encode, done, obj_ids, host)
+            encoded: Future[list[FrameResult]] = Future()
+            try:
+                encoded.set_result(self._encode(done, obj_ids, host))
+            except Exception as error:  # raised where a results thread's would be: in `ready`
+                encoded.set_exception(error)
+            return encoded
 
         def cancelled() -> bool:
             return cancel is not None and cancel.cancelled
@@ -536,13 +573,14 @@ class Sam2Tracker:
                     break
                 done, obj_ids, logits = item
                 host = self._to_host(logits, self._scores(done, obj_ids))
-                pending.append((done, encoder.submit(self._encode, done, obj_ids, host)))
+                pending.append((done, encode(done, obj_ids, host)))
                 self._prune(done, start)
                 frame = done + (-1 if reverse else 1)
                 yield from ready(wait=False)
             yield from ready(wait=True)
         finally:
-            encoder.shutdown(wait=True, cancel_futures=True)
+            if encoder is not None:
+                encoder.shutdown(wait=True, cancel_futures=True)
             frames.close()
 
     def _next_frame(self, frames: Iterator[Any], frame: int) -> Any:
@@ -669,18 +707,28 @@ class Sam2Tracker:
         state = self._require_state()
         results: dict[int, FrameResult] = {}
         present = []
+        if frame != self._encoded_frame:
+            self._encoded.clear()
+            self._encoded_frame = frame
         for idx, obj_id in enumerate(state["obj_ids"]):
             out = self._frame_output(idx, frame)
             if (obj_id, frame) in self._propagated and not self._has_prompt(idx, frame):
                 results[obj_id] = self._propagated[(obj_id, frame)][0]
             elif out is not None:
-                present.append((obj_id, out))
+                cached = self._encoded.get(obj_id)
+                if cached and cached[0] is out["pred_masks"] and cached[1] is out["object_score_logits"]:
+                    results[obj_id] = cached[2]
+                else:
+                    present.append((obj_id, out))
         if present:
+            # Each object's masks are upscaled on their own plane: a subset gives the same values.
             low_res = torch.cat([out["pred_masks"] for _, out in present], dim=0)
             _, video_res = self.predictor._get_orig_video_res_output(state, low_res)
             host = self._to_host(video_res, [out["object_score_logits"] for _, out in present])
-            for r in self._encode(frame, [obj_id for obj_id, _ in present], host):
-                results[r.obj_id] = r
+            encoded = self._encode(frame, [obj_id for obj_id, _ in present], host)
+            for (obj_id, out), result in zip(present, encoded, strict=True):
+                self._encoded[obj_id] = (out["pred_masks"], out["object_score_logits"], result)
+                results[obj_id] = result
         return [results[obj_id] for obj_id in state["obj_ids"] if obj_id in results]
 
     def _scores(self, frame: int, obj_ids: list[int]) -> list[torch.Tensor | None]:
