@@ -363,18 +363,18 @@ def compare(
         return {k: interleave(started, frames_dir, k, pairs) for k in objects}
 
 
-PROFILED = {
-    # stage: (module, owner, attribute); disjoint calls, so their times add up
-    "frames": ("sam2tui.engine.sam2_tracker", None, "_sam2_load_video_frames"),  # plain: all, first
-    "frames ": ("sam2tui.engine.sam2_tracker", "LazyFrames", "__getitem__"),  # ours: each, when asked
-    "image encoder": ("sam2.modeling.sam2_base", "SAM2Base", "forward_image"),
-    "memory attention": ("sam2.modeling.memory_attention", "MemoryAttention", "forward"),
-    "memory encoder": ("sam2.modeling.memory_encoder", "MemoryEncoder", "forward"),
-    "mask decoder": ("sam2.modeling.sam.mask_decoder", "MaskDecoder", "forward"),
-    "upscale": ("sam2.sam2_video_predictor", "SAM2VideoPredictor", "_get_orig_video_res_output"),
-    "results": ("sam2tui.engine.sam2_tracker", None, "result_from_mask"),
-    "sqlite": ("sam2tui.session.store", "SessionStore", "put_results"),
-}
+PROFILED = (
+    # (stage, module, class or None for a module function, attribute): disjoint calls, so their times add up
+    ("frames", "sam2tui.engine.sam2_tracker", None, "_sam2_load_video_frames"),  # plain: all, first
+    ("frames", "sam2tui.engine.sam2_tracker", "LazyFrames", "__getitem__"),  # ours: each, when asked
+    ("image encoder", "sam2.modeling.sam2_base", "SAM2Base", "forward_image"),
+    ("memory attention", "sam2.modeling.memory_attention", "MemoryAttention", "forward"),
+    ("memory encoder", "sam2.modeling.memory_encoder", "MemoryEncoder", "forward"),
+    ("mask decoder", "sam2.modeling.sam.mask_decoder", "MaskDecoder", "forward"),
+    ("upscale", "sam2.sam2_video_predictor", "SAM2VideoPredictor", "_get_orig_video_res_output"),
+    ("results", "sam2tui.engine.sam2_tracker", None, "result_from_mask"),
+    ("sqlite", "sam2tui.session.store", "SessionStore", "put_results"),
+)
 
 
 def profile(
@@ -401,11 +401,11 @@ def profile(
                 return original(*args, **kwargs)
             finally:
                 spent = totals[current["name"]]
-                spent[stage.strip()] = spent.get(stage.strip(), 0.0) + time.perf_counter() - began
+                spent[stage] = spent.get(stage, 0.0) + time.perf_counter() - began
 
         setattr(owner, attribute, timed)
 
-    for stage, (module_name, owner_name, attribute) in PROFILED.items():
+    for stage, module_name, owner_name, attribute in PROFILED:
         module = importlib.import_module(module_name)
         wrap(stage, getattr(module, owner_name) if owner_name else module, attribute)
     for name, runner in variants.items():  # warm-up, untimed
@@ -422,7 +422,7 @@ def profile(
             totals[name]["total"] = totals[name].get("total", 0.0) + spent
     per_frame = {}
     for name, spent in totals.items():
-        spent["other"] = 2 * spent["total"] - sum(spent.values())
+        spent["other"] = spent["total"] - sum(v for k, v in spent.items() if k != "total")
         per_frame[name] = {stage: seconds / frames[name] * 1000 for stage, seconds in spent.items()}
     return per_frame
 
@@ -583,7 +583,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="where each variant's time goes, per stage (sam2's included), at the first size and object count",
+        help="where each variant's time goes, per stage (sam2's included): tiny model on the CPU, the first"
+        " size and object count",
     )
     args = parser.parse_args()
     if args.profile:

@@ -220,10 +220,13 @@ def test_a_click_encodes_only_its_object_and_gives_what_a_replay_gives(
     monkeypatch.setattr(sam2_tracker, "result_from_mask", counted)
     after = tracker.set_prompt(refined)
     assert encoded == [1]  # object 2's result is the one encoded before
+    tracker.set_prompt(clicks(3, 1, (50.0, 50.0, True)))  # another frame: the cache is let go
+    assert tracker.set_prompt(second) == after  # both encoded again, upscaled together
+    assert encoded == [1, 1, 1, 2]
     tracker.start(video)
     tracker.set_prompt(refined)
     assert tracker.set_prompt(second) == after
-    assert encoded == [1, 1, 2]  # a fresh state encodes again, each object once
+    assert encoded == [1, 1, 1, 2, 1, 2]  # a fresh state encodes again, each object once
 
 
 @pytest.mark.parametrize("pipeline", [False, True])
