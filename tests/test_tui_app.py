@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -378,6 +379,23 @@ async def test_export_writes_files_pycocotools_reads(rig: AppRig, tmp_path: Path
     assert len(annotations) == CLIP_FRAMES - 1  # frame LOST has an empty mask
     assert all(coco.annToMask(a).sum() == a["area"] > 0 for a in annotations)
     assert (out / "mot" / "gt" / "gt.txt").is_file()
+
+
+async def test_a_quit_signal_during_an_export_quits_once_it_is_written(rig: AppRig) -> None:
+    """q during an export says to wait; a SIGHUP or SIGTERM has nobody to say it to, so it waits itself."""
+    async with rig.app.run_test(size=(110, 40)) as pilot:
+        await ready(pilot, rig)
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(rig.app.screen, ExportScreen))
+        dialog = rig.app.screen
+        assert isinstance(dialog, ExportScreen)
+        dialog.running = True  # as while its worker writes the files
+        rig.app._terminal_gone(signal.SIGTERM)
+        await pilot.pause(1.2)
+        assert rig.app.is_running
+        dialog.running = False  # written
+        await settle(pilot, lambda: not rig.app.is_running)
+    assert rig.app.return_code == 0
 
 
 async def test_help_lists_every_binding(rig: AppRig) -> None:

@@ -46,6 +46,7 @@ from sam2tui.session.review import THRESHOLDS_KEY, save_thresholds, thresholds_f
 from sam2tui.session.store import SessionStore, default_session_path
 from sam2tui.tui.commands import ActionCommands
 from sam2tui.tui.controller import AnnotationController
+from sam2tui.tui.hangup import HangupGuard
 from sam2tui.tui.messages import EngineEvent
 from sam2tui.tui.screens.annotate import AnnotateScreen
 from sam2tui.tui.screens.export import ExportScreen
@@ -132,6 +133,7 @@ class Sam2TuiApp(App[int]):
         self.clip_index = -1  # the project's open clip, -1 none
         self.project_screen: ProjectScreen | None = None
         self._quitting = False
+        self._signalled = False  # SIGHUP or SIGTERM came: quit as soon as nothing running forbids it
         self._switching = False  # a clip is closing (its engine commits its last frame)
         self.farewell = ""  # the line printed once the app has left the terminal ("" : none)
         self.set_keymap(dict(self.settings.keys))
@@ -256,14 +258,13 @@ class Sam2TuiApp(App[int]):
             self.open_clip(then)
 
     def _quit_on_hangup(self) -> None:
-        """SSH dropped (SIGHUP) or a kill (SIGTERM): save and quit as `q` does, instead of dying mid-frame."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):  # not the main thread
-                loop.add_signal_handler(sig, self._terminal_gone, sig)
+        """SSH dropped (SIGHUP) or a kill (SIGTERM): save and quit as `q` does, instead of dying mid-frame;
+        the guard makes sure the process ends even if the terminal's loss wedges the UI."""
+        HangupGuard(asyncio.get_running_loop(), self._terminal_gone).install()
 
     def _terminal_gone(self, sig: signal.Signals) -> None:
         log.warning("%s: the terminal is gone; saving and quitting", sig.name)
+        self._signalled = True
         self.call_later(self.action_quit)
 
     def _check_keymap(self) -> None:
@@ -303,6 +304,9 @@ class Sam2TuiApp(App[int]):
         if self._quitting or self._switching:
             return
         if any(isinstance(screen, ExportScreen) and screen.running for screen in self.screen_stack):
+            if self._signalled:  # nobody is there to quit later: quit once the export is written
+                self.set_timer(0.5, self.action_quit)
+                return
             self.notify("an export is running: quit when it is done", severity="warning")
             return
         self._quitting = True

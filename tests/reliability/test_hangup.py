@@ -24,6 +24,7 @@ from tests.reliability.helpers import (
     no_orphans,
     prompted_clip,
     result_count,
+    sam2tui_argv,
     snapshot,
     start_app,
     stored,
@@ -62,3 +63,20 @@ def test_hangup_while_propagating_saves_logs_and_exits(tmux: Tmux, tmp_path: Pat
         assert_kept(seen, stored(store))
         frames = tracked_frames(store)
     assert frames == list(range(len(frames))) and len(frames) <= APP_FRAMES
+
+
+def test_app_that_owns_its_terminal_ends_when_it_hangs_up(tmux: Tmux, tmp_path: Path) -> None:
+    """Started as the terminal's own command (as `ssh -t host sam2tui CLIP` starts it), the app gets the
+    kernel's SIGHUP and then its SIGCONT, on which Textual redraws to the dead terminal. The app used to
+    outlive that for good, orphaned and holding the session's lock (two such were left by the tmux tests)."""
+    clip, session = prompted_clip(tmp_path)
+    command = " ".join(map(str, [*sam2tui_argv(clip), "--render", "halfblock"]))
+    tmux.start(f"exec {command}", SAM2TUI_TEST_TRACKER=SCRIPTED_TRACKER)
+    wait_for(lambda: result_count(session) >= 1, "the replayed prompt's mask", 60)
+    tmux.kill_server()
+
+    no_orphans(str(tmp_path), timeout=30)
+    log = log_file().read_text() if log_file().exists() else ""
+    assert HANGUP_LOGGED.search(log), f"no line about the hangup in {log_file()}: {log!r}"
+    assert integrity(session) == ["ok"]
+    assert lock_holder(session) is None, "the lock was not released"
