@@ -334,13 +334,14 @@ def compare(
     *,
     image_size: int,
     objects: tuple[int, ...] = (1,),
-    pairs: int = 5,
+    pairs: int | dict[int, int] = 5,
     model: str = "sam2.1-tiny",
     device: str = "auto",
     autocast: bool | None = None,
     threads: int | None = None,
 ) -> dict[int, Pairs]:
-    """Interleaved pairs for each object count, both variants built once at `image_size`.
+    """Interleaved pairs for each object count (`pairs`, or `pairs[count]`), both variants built once at
+    `image_size`.
 
     `threads`: OMP_NUM_THREADS of both runners (default: torch's own choice, as in the app)."""
     if autocast is None:
@@ -360,7 +361,10 @@ def compare(
         # object meets every shape).
         for runner in started.values():
             runner.run(frames_dir, 1)
-        return {k: interleave(started, frames_dir, k, pairs) for k in objects}
+        return {
+            k: interleave(started, frames_dir, k, pairs if isinstance(pairs, int) else pairs[k])
+            for k in objects
+        }
 
 
 PROFILED = (
@@ -507,14 +511,23 @@ class Plan:
     objects: tuple[int, ...]
     speed: tuple[int, ...]  # object counts that get an end-to-end speed row
 
+    def pairs_per_count(self) -> dict[int, int]:
+        """`pairs` for the speed rows; the counts that only get a scaling row need fewer."""
+        return {k: self.pairs if k in self.speed else min(self.pairs, SCALING_PAIRS) for k in self.objects}
+
+
+SCALING_PAIRS = 10
+
 
 def frames_and_pairs(size: int) -> tuple[int, int]:
-    """Default frames per run and pairs per row: ~5 s/frame at 1024 on this CPU, so fewer there."""
-    return (6, 5) if size <= 256 else (3, 3)
+    """Default frames per run and pairs per speed row. At 256 px one pair's ratio spreads ~10 % on this
+    machine, so settling 3 % takes ~30 pairs (2-4 s each); at 1024 a frame takes ~3-6 s and 3 pairs
+    already gave an IQR of 2 %."""
+    return (6, 30) if size <= 256 else (3, 3)
 
 
 def default_plans(quick: bool) -> list[Plan]:
-    """About 5 minutes on a quiet 2-core CPU (the quick one: 1 minute)."""
+    """About 10 minutes on a quiet 2-core CPU (the quick one: 1 minute)."""
     if quick:
         return [Plan(256, 4, 2, (1, 2), (1,))]
     return [
@@ -544,7 +557,7 @@ def measure(
                 checkpoint,
                 image_size=plan.size,
                 objects=plan.objects,
-                pairs=plan.pairs,
+                pairs=plan.pairs_per_count(),
                 model=model,
                 device=device,
                 autocast=autocast,
@@ -570,7 +583,9 @@ def main() -> int:
     )
     parser.add_argument("--frames", type=int, help="frames per run (default 6 at 256 px, 3 above)")
     parser.add_argument(
-        "--pairs", type=int, help="interleaved pairs per object count (default 5, 3 above 256)"
+        "--pairs",
+        type=int,
+        help=f"pairs per speed row (default 30 at 256 px, 3 above; at most {SCALING_PAIRS} for a scaling row)",
     )
     parser.add_argument("--model", default="sam2.1-tiny")
     parser.add_argument("--device", default="auto")
