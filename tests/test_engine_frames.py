@@ -67,7 +67,8 @@ def test_frames_resized_on_the_device_stay_close_to_sam2s(
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
 def test_frame_threads_start_no_openmp_team() -> None:
     """The frames threads run beside the model: a torch op there would start an OpenMP team of its own
-    (threads that compete with the model's on a small CPU). Only the frames threads themselves may appear."""
+    (threads that compete with the model's on a small CPU), as torch does for each thread that calls it.
+    Only the frames threads themselves may appear."""
     script = textwrap.dedent(
         """
         import os, numpy as np, torch
@@ -80,6 +81,8 @@ def test_frame_threads_start_no_openmp_team() -> None:
 
         torch.set_num_threads(2)
         torch.ones(1 << 20).add_(1)  # the main thread's team exists before the frames come
+        import cv2  # OpenCV's pool is one per process (not one per calling thread): started here too
+        cv2.LUT(np.zeros((512, 512), np.uint8), np.zeros(256, np.float32))
         before = len(os.listdir("/proc/self/task"))
         lazy = LazyFrames(Clip(), 512, workers=2)
         for i in range(4):
