@@ -139,8 +139,8 @@ class LazyFrames:
             return resize_on_device(pixels, self.image_size, self.device)
         # Exactly sam2.utils.misc._load_img_as_tensor and load_video_frames_from_jpg_images: PIL's default
         # resize, then per channel the values sam2's normalising gives (`normalising_tables`), looked up by
-        # OpenCV (3.6 ms a 1024 px frame on one core, against numpy's take 13.8). Not in torch: on a frames
-        # thread a torch op would start a second OpenMP team, whose threads compete with the model's.
+        # OpenCV (3.6 ms a 1024 px frame on one core, against numpy's take 13.8; its pool is one per process).
+        # Not in torch: on a frames thread a torch op would start an OpenMP team of that thread's own.
         size = (self.image_size, self.image_size)
         image = np.empty((3, *size), np.float32)
         for channel, band in enumerate(Image.fromarray(pixels).resize(size).split()):
@@ -157,7 +157,7 @@ def normalising_tables() -> np.ndarray:
     """3x256 float32: what sam2's loader makes of each uint8 value in each channel.
 
     The same operations as sam2's (/255 in float64, stored as float32, minus the mean and over the std in
-    float32), so a lookup gives its values bit for bit, at a third of the cost of computing them.
+    float32), so a lookup gives its values bit for bit, at a fraction of the cost of computing them.
     """
     values = (np.arange(256) / 255.0).astype(np.float32)
     mean = np.asarray(IMG_MEAN, np.float32)[:, None]
