@@ -2,9 +2,11 @@
 
     python -m benchmarks.engine_speed [--sizes 256 1024] [--objects 1 4] [--frames N] [--pairs P]
                                       [--scaling 1 2 4 8] [--model M] [--device D] [--autocast on|off]
+                                      [--batch-objects]
     python -m benchmarks engine_speed          # as rows of the benchmarks table
 
-ours:  VideoSource (JPEG folder) -> lazy frames -> Sam2Tracker -> RLE -> SQLite commit per frame.
+ours:  VideoSource (JPEG folder) -> lazy frames -> Sam2Tracker -> RLE -> SQLite commit per frame; with
+       --batch-objects (and in make bench's rows that say so) the tracker propagates objects as one batch.
 plain: sam2's `init_state(jpeg_folder)` (loads every frame first) -> `add_new_points_or_box` ->
        `propagate_in_video`, masks discarded.
 
@@ -80,7 +82,13 @@ class OursRunner:
         from sam2tui.engine.tracker import ModelSpec
 
         self.torch = torch
-        spec = ModelSpec(setup["model"], Path(setup["checkpoint"]), setup["device"], setup["image_size"])
+        spec = ModelSpec(
+            setup["model"],
+            Path(setup["checkpoint"]),
+            setup["device"],
+            setup["image_size"],
+            setup["batch_objects"],
+        )
         self.tracker = sam2_tracker.Sam2Tracker(spec, autocast=setup["autocast"])
         self.stages = {"frames": 0.0, "rle": 0.0, "sqlite": 0.0}
         get_frame, to_result = sam2_tracker.LazyFrames.__getitem__, sam2_tracker.result_from_mask
@@ -339,11 +347,13 @@ def compare(
     device: str = "auto",
     autocast: bool | None = None,
     threads: int | None = None,
+    batch_objects: bool = False,
 ) -> dict[int, Pairs]:
     """Interleaved pairs for each object count (`pairs`, or `pairs[count]`), both variants built once at
     `image_size`.
 
-    `threads`: OMP_NUM_THREADS of both runners (default: torch's own choice, as in the app)."""
+    `threads`: OMP_NUM_THREADS of both runners (default: torch's own choice, as in the app).
+    `batch_objects`: ours propagates the objects as one batch (`ModelSpec.batch_objects`)."""
     if autocast is None:
         import torch
 
@@ -355,6 +365,7 @@ def compare(
         "device": device,
         "autocast": autocast,
         "threads": threads,
+        "batch_objects": batch_objects,
     }
     with runners(setup) as started:
         # Warm-up, untimed: first-call allocations and kernel choices (sam2 runs objects one by one, so one
@@ -391,7 +402,7 @@ def profile(
     import importlib
 
     setup = {"checkpoint": str(checkpoint), "model": "sam2.1-tiny", "image_size": image_size}
-    setup = {**setup, "device": "cpu", "autocast": False}
+    setup = {**setup, "device": "cpu", "autocast": False, "batch_objects": False}
     variants: dict[str, OursRunner | PlainRunner] = {"ours": OursRunner(setup), "plain": PlainRunner(setup)}
     totals: dict[str, dict[str, float]] = {name: {} for name in variants}
     current = {"name": ""}
@@ -503,13 +514,15 @@ def scaling_rows(results: dict[int, Pairs], label: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What one size runs: the frames per run, the pairs per object count, the object counts."""
+    """What one size runs: the frames per run, the pairs per object count, the object counts, and whether
+    ours batches the objects."""
 
     size: int
     frames: int
     pairs: int
     objects: tuple[int, ...]
     speed: tuple[int, ...]  # object counts that get an end-to-end speed row
+    batch_objects: bool = False
 
     def pairs_per_count(self) -> dict[int, int]:
         """`pairs` for the speed rows; the counts that only get a scaling row need fewer."""
@@ -527,11 +540,13 @@ def frames_and_pairs(size: int) -> tuple[int, int]:
 
 
 def default_plans(quick: bool) -> list[Plan]:
-    """About 10 minutes on a quiet 2-core CPU (the quick one: 1 minute)."""
+    """About 25 minutes on a quiet 2-core CPU (the quick one: 1 minute). Batched objects only at 256 px: at
+    1024 the model's compute dominates and batching gained nothing (measured: 0.97, 2 pairs)."""
     if quick:
         return [Plan(256, 4, 2, (1, 2), (1,))]
     return [
         Plan(256, *frames_and_pairs(256), (1, 2, 4, 8), (1, 4)),
+        Plan(256, *frames_and_pairs(256), (4, 8), (4,), batch_objects=True),
         Plan(1024, *frames_and_pairs(1024), (1, 4), (1, 4)),
     ]
 
@@ -562,8 +577,10 @@ def measure(
                 device=device,
                 autocast=autocast,
                 threads=threads,
+                batch_objects=plan.batch_objects,
             )
             label = f"{model} @{plan.size}" + (f" ({threads} thread(s))" if threads else "")
+            label += ", ours --batch-objects" if plan.batch_objects else ""
             for objects in plan.speed:
                 rows.append(speed_row(results[objects], f"{label}, {objects} object(s)"))
             if len(plan.objects) > 1:
@@ -596,6 +613,9 @@ def main() -> int:
         help="OMP_NUM_THREADS of both variants (1: immune to a busy machine's contention)",
     )
     parser.add_argument(
+        "--batch-objects", action="store_true", help="ours propagates the objects as one batch"
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="where each variant's time goes, per stage (sam2's included): tiny model on the CPU, the first"
@@ -614,7 +634,16 @@ def main() -> int:
         small = size <= 256
         counts = tuple(sorted(set(args.objects) | set(args.scaling if small else ())))
         frames, pairs = frames_and_pairs(size)
-        plans.append(Plan(size, args.frames or frames, args.pairs or pairs, counts, tuple(args.objects)))
+        plans.append(
+            Plan(
+                size,
+                args.frames or frames,
+                args.pairs or pairs,
+                counts,
+                tuple(args.objects),
+                args.batch_objects,
+            )
+        )
     autocast = None if args.autocast is None else args.autocast == "on"
     rows = measure(plans=plans, model=args.model, device=args.device, autocast=autocast, threads=args.threads)
     for row in rows:

@@ -4,8 +4,9 @@
 #   sh benchmarks/gpu_check.sh [--frames N] [--pairs P] [--cpu-smoke]
 #
 # Matrix: sam2.1-tiny and sam2.1-large at 1024 px, random weights, objects prompted on frame 0: 1 and 4 in
-# fp32, 1, 4 and 16 under bf16 autocast; ours (benchmarks/engine_speed.py OursRunner: VideoSource -> lazy
-# frames -> Sam2Tracker -> RLE -> SQLite) vs plain (sam2 init_state(jpeg folder) + propagate_in_video).
+# fp32, 1, 4 and 16 under bf16 autocast, and 4 and 16 under bf16 with ours batching the objects
+# (--batch-objects); ours (benchmarks/engine_speed.py OursRunner: VideoSource -> lazy frames -> Sam2Tracker
+# -> RLE -> SQLite) vs plain (sam2 init_state(jpeg folder) + propagate_in_video).
 # Each variant runs in a process of its own that builds the model once; the runs alternate in ABBA pairs
 # (engine_speed.compare), and a row's ratio is the median over its pairs of plain/ours s per frame.
 # Prints a markdown table and writes it to $OUT/gpu.md (./gpu.md without $OUT).
@@ -82,8 +83,9 @@ else:
     if not torch.cuda.is_available():
         sys.exit("gpu_check: CUDA is not available (use --cpu-smoke to check the script on a CPU)")
     device, size, frames, models = "cuda", 1024, int(os.environ["FRAMES"]), ["sam2.1-tiny", "sam2.1-large"]
-# precision (bf16 autocast?) -> object counts: fp32 as a reference, bf16 (the default on CUDA) up to 16
-matrix = {False: (1, 4), True: (1, 4, 16)}
+# (bf16 autocast?, ours batches objects?) -> object counts: fp32 as a reference, bf16 (the default on CUDA)
+# up to 16, and bf16 with batched objects
+matrix = {(False, False): (1, 4), (True, False): (1, 4, 16), (True, True): (4, 16)}
 
 gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
 lines = [
@@ -92,9 +94,9 @@ lines = [
     "(medians over the runs) include loading the frames and the prompts; ratio = median over the pairs of "
     f"plain/ours s per frame (>= 1: ours at least as fast), with its IQR; {NOISE_RULE}.",
     "",
-    "| model | objects | precision | ours frames/s | plain frames/s | ratio | IQR | verdict "
-    "| ours peak GiB | plain peak GiB |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| model | objects | precision | ours batches objects | ours frames/s | plain frames/s | ratio | IQR "
+    "| verdict | ours peak GiB | plain peak GiB |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 
@@ -108,14 +110,15 @@ with tempfile.TemporaryDirectory() as tmp:
     frames_dir = write_frames(Path(tmp) / "frames", frames)
     for model in models:
         checkpoint = random_checkpoint(model, Path(tmp))
-        for autocast, objects in matrix.items():
+        for (autocast, batched), objects in matrix.items():
             results = compare(frames_dir, checkpoint, image_size=size, model=model, objects=objects,
-                              pairs=pairs, device=device, autocast=autocast)
+                              pairs=pairs, device=device, autocast=autocast, batch_objects=batched)
             for count, result in results.items():
                 ratio = result.ratio()
                 verdict = result.verdict(1.0)
                 verdict = {True: "ours >= plain", False: "ours slower"}.get(verdict, verdict)
                 row = (f"| {model} | {count} | {'bf16 autocast' if autocast else 'fp32'} "
+                       f"| {'yes' if batched else 'no'} "
                        f"| {1 / result.median('ours', 's_per_frame'):.1f} "
                        f"| {1 / result.median('plain', 's_per_frame'):.1f} | {ratio.median:.2f} "
                        f"| {ratio.q1:.2f}-{ratio.q3:.2f} | {verdict} | {gib(result.ours)} "

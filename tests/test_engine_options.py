@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 
 import pytest
@@ -35,3 +36,10 @@ def test_cpu_note_advises_only_what_is_faster() -> None:
     assert options.cpu_note(ModelSpec(name="sam2.1-large", image_size=256)).endswith(
         "--model sam2.1-tiny is faster"
     )
+
+
+def test_batched_objects_are_off_unless_asked_for() -> None:
+    parser = argparse.ArgumentParser()
+    options.add_model_arguments(parser)
+    assert options.model_spec(parser.parse_args([])).batch_objects is False
+    assert options.model_spec(parser.parse_args(["--batch-objects"])).batch_objects is True

@@ -58,7 +58,7 @@ def parse_image_size(text: str) -> int:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --checkpoint, --device, --image-size: the same in the app and in `track`."""
+    """--model, --checkpoint, --device, --image-size, --batch-objects: the same in the app and in `track`."""
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -75,11 +75,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="the model's input size, a multiple of 32 (default 1024; 512 or 256 are faster and coarser)",
     )
+    parser.add_argument(
+        "--batch-objects",
+        action="store_true",
+        help="propagate the objects that share their memory frames as one batch: faster with several objects,"
+        " masks within float tolerance of sam2's own one-by-one loop (default off: sam2's loop)",
+    )
 
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     """The ModelSpec of parsed model arguments; a missing --checkpoint file fails here, before any work."""
-    spec = ModelSpec(args.model, args.checkpoint, args.device, args.image_size)
+    spec = ModelSpec(args.model, args.checkpoint, args.device, args.image_size, args.batch_objects)
     model_info(spec.name)
     if spec.checkpoint is not None and not Path(spec.checkpoint).expanduser().is_file():
         raise CheckpointError(spec.checkpoint, "checkpoint file not found")

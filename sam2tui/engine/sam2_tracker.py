@@ -13,6 +13,8 @@ What this adds to sam2 1.1.0's `SAM2VideoPredictor` (see docs/architecture.md, "
   only the new ones when sam2 holds the rest (`set_prompt`);
 - a propagation can continue from committed frames: `resume` rebuilds sam2's memory of them from their
   stored masks.
+- with `ModelSpec.batch_objects`, objects that read the same memory frames are propagated as one batch
+  (`LazyFramesVideoPredictor.propagate_objects_batched`), where sam2 runs them one by one.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ _predictor_module.load_video_frames = _load_video_frames
 _predictor_module.tqdm = _quiet_tqdm
 
 
-def _memory_in_float32(module: torch.nn.Module, args: Any, kwargs: dict[str, Any]) -> Any:
+def memory_in_float32(module: torch.nn.Module, args: Any, kwargs: dict[str, Any]) -> Any:
     for key in ("memory", "memory_pos"):
         value = kwargs.get(key)
         if value is not None and value.dtype != torch.float32:
@@ -213,11 +215,102 @@ class LazyFramesVideoPredictor(SAM2VideoPredictor):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.memory_attention.register_forward_pre_hook(_memory_in_float32, with_kwargs=True)
+        self.memory_attention.register_forward_pre_hook(memory_in_float32, with_kwargs=True)
 
     def init_lazy_state(self, frames: LazyFrames) -> dict[str, Any]:
         state: dict[str, Any] = self.init_state(frames, offload_video_to_cpu=True)
         return state
+
+    @torch.inference_mode()
+    def propagate_objects_batched(
+        self, state: dict[str, Any], start: int, max_frames: int, reverse: bool
+    ) -> Iterator[tuple[int, list[int], torch.Tensor]]:
+        """`propagate_in_video(state, start, max_frames, reverse)`, except that on each frame the objects
+        that read the same memory frames are tracked as one batch, not one by one.
+
+        A batch member reads exactly what it reads alone (the batch's memory stacks the members' own
+        memories of the same frames), and every step after the backbone is per batch element: the masks
+        agree with sam2's within float tolerance (the differential test). sam2's own loop runs instead
+        where the model's options make objects depend on each other (non-overlapping masks for the memory
+        encoder mix a batch) or change the memory around prompts (`clear_non_cond_mem_around_input`).
+        """
+        if self.non_overlap_masks_for_mem_enc or self.clear_non_cond_mem_around_input:
+            yield from self.propagate_in_video(state, start, max_frames, reverse)
+            return
+        self.propagate_in_video_preflight(state)
+        if reverse:
+            order = range(start, max(start - max_frames, 0) - 1, -1) if start > 0 else range(0)
+        else:
+            order = range(start, min(start + max_frames, state["num_frames"] - 1) + 1)
+        for frame in order:
+            masks = self._track_frame(state, frame, reverse)
+            _, video_res = self._get_orig_video_res_output(state, torch.cat(masks, dim=0))
+            yield frame, state["obj_ids"], video_res
+
+    def _track_frame(self, state: dict[str, Any], frame: int, reverse: bool) -> list[torch.Tensor]:
+        """Each object's low-res mask logits on `frame`, as one step of sam2's propagation loop."""
+        outputs = state["output_dict_per_obj"]
+        masks: list[torch.Tensor | None] = [None] * len(outputs)
+        # Objects whose memory holds the same frames near this one (and the same prompted frames) read the
+        # same frames' memories: sam2 picks them by frame index alone.
+        batches: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
+        window = max(self.num_maskmem * self.memory_temporal_stride_for_eval, self.max_obj_ptrs_in_encoder)
+        for obj_idx in range(len(outputs)):
+            output = outputs[obj_idx]
+            cond = output["cond_frame_outputs"]
+            if frame in cond:  # a prompted frame keeps its prompts' output, as in sam2's loop
+                masks[obj_idx] = cond[frame]["pred_masks"].to(state["device"], non_blocking=True)
+            else:
+                near = sorted(f for f in output["non_cond_frame_outputs"] if abs(f - frame) <= window)
+                batches.setdefault((tuple(sorted(cond)), tuple(near)), []).append(obj_idx)
+        for (cond_frames, near), members in batches.items():
+            memory = {
+                "cond_frame_outputs": {
+                    f: _stacked(outputs, members, "cond_frame_outputs", f) for f in cond_frames
+                },
+                "non_cond_frame_outputs": {
+                    f: _stacked(outputs, members, "non_cond_frame_outputs", f) for f in near
+                },
+            }
+            out, low_res = self._run_single_frame_inference(
+                inference_state=state,
+                output_dict=memory,
+                frame_idx=frame,
+                batch_size=len(members),
+                is_init_cond_frame=False,
+                point_inputs=None,
+                mask_inputs=None,
+                reverse=reverse,
+                run_mem_encoder=True,
+            )
+            for k, obj_idx in enumerate(members):
+                outputs[obj_idx]["non_cond_frame_outputs"][frame] = _member(out, k)
+                masks[obj_idx] = low_res[k : k + 1]
+        for tracked in state["frames_tracked_per_obj"].values():
+            tracked[frame] = {"reverse": reverse}
+        return [mask for mask in masks if mask is not None]
+
+
+def _stacked(outputs: dict[int, Any], members: list[int], kind: str, frame: int) -> dict[str, Any]:
+    """The members' memory of one frame as one batch: what sam2's memory attention reads of it."""
+    first = outputs[members[0]][kind][frame]
+    return {
+        "maskmem_features": torch.cat([outputs[i][kind][frame]["maskmem_features"] for i in members]),
+        # the same constant for every frame and object in sam2 (`_get_maskmem_pos_enc`)
+        "maskmem_pos_enc": [x[:1].expand(len(members), -1, -1, -1) for x in first["maskmem_pos_enc"]],
+        "obj_ptr": torch.cat([outputs[i][kind][frame]["obj_ptr"] for i in members]),
+    }
+
+
+def _member(out: dict[str, Any], k: int) -> dict[str, Any]:
+    """Batch element `k` of a frame's compact output, as sam2 stores one object's."""
+    return {
+        "maskmem_features": out["maskmem_features"][k : k + 1],
+        "maskmem_pos_enc": [x[k : k + 1] for x in out["maskmem_pos_enc"]],
+        "pred_masks": out["pred_masks"][k : k + 1],
+        "obj_ptr": out["obj_ptr"][k : k + 1],
+        "object_score_logits": out["object_score_logits"][k : k + 1],
+    }
 
 
 def _hole_filling_available() -> bool:
@@ -265,6 +358,7 @@ class Sam2Tracker:
         normalise the frames on the model's device (`LazyFrames`); default on CUDA only, where it keeps
         the host free; on the CPU the frames equal sam2's JPEG loader's. `pipeline`: prepare frames and
         encode results on threads beside the model's (see `_propagate_pass`); default off the CPU only.
+        `spec.batch_objects`: propagate through `LazyFramesVideoPredictor.propagate_objects_batched`.
         """
         size = spec.image_size
         if size % 32 or not 64 <= size <= 4096:
@@ -294,6 +388,7 @@ class Sam2Tracker:
         # On the CPU the model's OpenMP team already takes every core: work beside it does not overlap, it
         # preempts the team (docs/architecture.md, "The engine worker").
         self.pipeline = self.device.type != "cpu" if pipeline is None else pipeline
+        self.batch_objects = spec.batch_objects
         stride = predictor.memory_temporal_stride_for_eval
         # Frames behind the current one that sam2 reads: num_maskmem memories, max_obj_ptrs pointers.
         self.memory_window = max(predictor.num_maskmem * stride, predictor.max_obj_ptrs_in_encoder)
@@ -531,9 +626,12 @@ class Sam2Tracker:
         finished is yielded, also when the pass fails, unless it is cancelled: then nothing is yielded after
         the cancel (a frame computed ahead is dropped, as if the cancel had come before it)."""
         state = self._require_state()
-        frames = self.predictor.propagate_in_video(
-            state, start_frame_idx=start, max_frame_num_to_track=count - 1, reverse=reverse
-        )
+        if self.batch_objects:
+            frames = self.predictor.propagate_objects_batched(state, start, count - 1, reverse)
+        else:
+            frames = self.predictor.propagate_in_video(
+                state, start_frame_idx=start, max_frame_num_to_track=count - 1, reverse=reverse
+            )
         encoder = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2tui-results") if self.pipeline else None
         )

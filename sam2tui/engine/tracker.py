@@ -53,6 +53,9 @@ class ModelSpec:
     checkpoint: Path | None = None  # a local file overrides the registry's cached download
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     image_size: int = 1024  # the model's input size, a multiple of 32
+    # Track the objects that read the same memory frames as one batch (faster with many objects; masks within
+    # float tolerance of sam2's loop, which runs them one by one).
+    batch_objects: bool = False
 
 
 class CancelToken:

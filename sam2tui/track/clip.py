@@ -237,9 +237,12 @@ class Plan:
 
 
 def prompts_revision(store: SessionStore, spec: ModelSpec) -> str:
-    """A hash of everything the tracked masks depend on: the prompts, the model and its input size."""
+    """A hash of everything the tracked masks depend on: the prompts, the model, its input size and (only
+    when on, so that earlier runs' hashes stand) batched objects, whose masks may differ by float rounding."""
     prompts = [asdict(fp) for fp in store.frame_prompts()]
     model = [spec.name, str(spec.checkpoint.resolve()) if spec.checkpoint else "", spec.image_size]
+    if spec.batch_objects:
+        model.append("batched objects")
     text = json.dumps([prompts, model], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
