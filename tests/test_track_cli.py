@@ -20,6 +20,7 @@ from sam2tui.session.project import load_settings
 from sam2tui.session.states import label_states
 from sam2tui.session.store import SessionStore
 from sam2tui.values import LabelState
+from tests import scripted_tracker
 from tests.fixtures_engine import (
     clip_frames,
     random_checkpoint_fixture,  # noqa: F401 - the fixture
@@ -283,10 +284,20 @@ def test_track_dir_tracks_each_clip_as_track_clip_does(
     """`track DIR --prompts-from mot:FOLDER`: one bar over every clip, clips without pre-labels skipped,
     and each clip's session as `track CLIP` makes it; then `track DIR` alone re-tracks the sessions."""
     monkeypatch.setenv("SAM2TUI_TEST_TRACKER", "tests.scripted_tracker:make_tracker")
+    built = []
+
+    def make_tracker(*args: object) -> scripted_tracker.ScriptedTracker:
+        built.append(scripted_tracker.ScriptedTracker())
+        return built[-1]
+
+    monkeypatch.setattr(scripted_tracker, "make_tracker", make_tracker)
     labels = tmp_path / "labels"
     assert main(["track", str(project), "--prompts-from", f"mot:{labels}"]) == 0
     err = capsys.readouterr().err
     assert re.search(r"tracking 2 clips.*\b10/10\b", err)  # a: 0-3; b: 1-4 forward, 1-0 backward
+    assert len(built) == 1  # one model for both clips, started on each
+    started = [call[1] for call in built[0].calls if call[0] == "start"]
+    assert list(dict.fromkeys(started)) == [str(project / "a"), str(project / "b")]
     assert "2 clips tracked, 0 done already, 1 skipped: c (no c.txt in" in err
     assert not (project / "c.sam2tui").exists()
     assert load_settings(project).classes == ["object"]  # the pre-labels' classes join the project's list
@@ -304,6 +315,21 @@ def test_track_dir_tracks_each_clip_as_track_clip_does(
     assert main(["track", str(project), "--image-size", "512"]) == 0  # finalise: another model
     err = capsys.readouterr().err
     assert re.search(r"\b10/10\b", err) and "2 clips tracked" in err and "c (no session)" in err
+
+
+@pytest.mark.engine
+def test_track_dir_gives_each_clip_what_track_clip_gives_it_with_one_sam2_tracker(
+    tmp_path: Path, project: Path, random_checkpoint: Path
+) -> None:
+    """The clips of a serial `track DIR` share one Sam2Tracker: nothing of one clip reaches the next."""
+    labels = tmp_path / "labels"
+    model = ["--checkpoint", str(random_checkpoint), "--image-size", "128", "--device", "cpu"]
+    assert main(["track", str(project), "--prompts-from", f"mot:{labels}", *model]) == 0
+    for name in ("a", "b"):
+        session = tmp_path / f"single_{name}.sam2tui"
+        argv = ["track", str(project / name), "--prompts-from", f"mot:{labels / name}.txt"]
+        assert main([*argv, "--session", str(session), *model]) == 0
+        assert _results(project / f"{name}.sam2tui") == _results(session), name
 
 
 def test_track_dir_goes_on_past_a_broken_clip_and_lists_it(

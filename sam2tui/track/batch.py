@@ -1,7 +1,8 @@
 """`sam2tui track DIR ...`: the one-clip command over every clip of a project folder (session/project.py).
 
 Each clip is prepared and tracked by the code that tracks a single clip (clip.py), one after another or as
-Ray tasks (`--ray`, on_ray.py), under one progress bar over all their frames. Where the clips' prompts come
+Ray tasks (`--ray`, on_ray.py), under one progress bar over all their frames. One after another, the clips
+share one tracker: the model loads once per command, not once per clip. Where the clips' prompts come
 from: `--prompts-from FORMAT:FOLDER` with one entry per clip named after it (`<clip>.txt` for mot,
 `<clip>.json` for coco, a `<clip>/` labels folder for yolo); without it, each clip's session is re-tracked
 with its own prompts (drafted with a small model, finalised with a large one). Pre-labels' class names
@@ -13,6 +14,7 @@ pre-labels do not fit it) is listed at the end and the others go on: exit 2 (1 w
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from tqdm import tqdm
 from sam2tui.engine.checkpoints import resolve_checkpoint
 from sam2tui.engine.device import resolve_device
 from sam2tui.engine.options import chosen_tracker, cpu_note
+from sam2tui.engine.tracker import ModelSpec, ProgressFn, Tracker
+from sam2tui.engine.worker import TrackerFactory
 from sam2tui.errors import InputError, PromptsError, Sam2TuiError
 from sam2tui.session.project import add_classes, find_clips
 from sam2tui.track.clip import (
@@ -69,6 +73,21 @@ class BatchReport:
         return 0 if self.tracked or self.done else 2
 
 
+class KeptTracker:
+    """A tracker factory for clips tracked one after another: it builds the tracker once and gives every
+    clip that same one. Each clip's engine worker starts it on its own video (`Tracker.start` forgets the
+    last clip) and closes it at the end, which releases the video, not the model."""
+
+    def __init__(self, factory: TrackerFactory) -> None:
+        self._factory = factory
+        self._built: tuple[ModelSpec, Tracker] | None = None
+
+    def __call__(self, spec: ModelSpec, progress: ProgressFn) -> Tracker:
+        if self._built is None or self._built[0] != spec:
+            self._built = (spec, self._factory(spec, progress))
+        return self._built[1]
+
+
 def run_batch(args: argparse.Namespace) -> int:
     folder: Path = args.video
     for flag, given in (("--prompts", args.prompts), ("--session", args.session), ("--export", args.export)):
@@ -108,9 +127,10 @@ def run_batch(args: argparse.Namespace) -> int:
                 else:
                     report.fail(job.video, error)
         else:
+            serial = dataclasses.replace(settings, factory=KeptTracker(settings.factory))
             for job in jobs:
                 try:
-                    track_clip(job, settings, bar)
+                    track_clip(job, serial, bar)
                     report.tracked.append(job.video)
                 except Interrupted as stop:
                     interrupted = stop
