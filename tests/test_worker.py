@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from sam2tui.engine.tracker import (
     RemoveObject,
     Replay,
     SetPrompt,
+    result_from_mask,
 )
 from sam2tui.engine.worker import EngineWorker, failure_message
 from sam2tui.errors import EngineError
@@ -286,6 +288,42 @@ def test_a_frame_whose_prompts_end_with_a_mask_stores_that_mask_whatever_the_tra
     harness.worker.submit(SetPrompt(FramePrompt(4, 2, (*label.steps, Prompt.click(4, 2, 20.0, 20.0)))))
     harness.until_idle()
     assert masks.decode(harness.store.results(frame=4, obj_id=2)[0].rle)[20, 20]
+
+
+def test_a_replay_keeps_the_stored_labels_that_are_current_with_their_prompts(harness: Harness) -> None:
+    """A replay applies the prompts to a fresh state. For a click that corrected a tracked frame SAM 2 gives
+    another mask there (it refined its own propagated logits, with memory): the stored result the user saw
+    stays the label, through the replay and the propagations after it, until the frame's prompts change.
+    A result older than the frame's pending prompt edit, or made by another model, is recomputed."""
+    harness.ready()
+    click = Prompt.click(2, 1, 20.0, 20.0)
+    prompt = FramePrompt(2, 1, (click,))
+    harness.store.add_prompt(click)  # as the controller stores it: a pending correction of frame 2
+    seen_mask = np.zeros((48, 64), bool)
+    seen_mask[30:40, 40:60] = True  # not the scripted disk around the click
+    seen = result_from_mask(2, 1, seen_mask, 5.0, "scripted")
+    harness.store.put_results([seen])
+    harness.worker.submit(Replay((prompt,)))
+    harness.worker.submit(Propagate(0, Direction.FORWARD))
+    harness.until_idle()
+    (kept,) = harness.store.results(frame=2, obj_id=1)
+    assert (kept.rle, kept.score) == (seen.rle, seen.score)
+    assert len(tracked_frames(harness.store)) == FRAMES  # the others were tracked
+    # a further click: the tracker's result again
+    harness.worker.submit(SetPrompt(FramePrompt(2, 1, (click, Prompt.click(2, 1, 10.0, 10.0)))))
+    harness.until_idle()
+    assert harness.store.results(frame=2, obj_id=1)[0].rle != seen.rle
+    # named as changed (an undo there), stored before the frame's latest prompt edit (a crash between a
+    # click and its result), or made by another model: the replay recomputes it
+    for case in ("changed", "older", "another model"):
+        harness.store.put_results(
+            [replace(seen, model="another model" if case == "another model" else "scripted")]
+        )
+        if case == "older":
+            harness.store.add_prompt(click)
+        harness.worker.submit(Replay((prompt,), frozenset({(2, 1)} if case == "changed" else ())))
+        harness.until_idle()
+        assert harness.store.results(frame=2, obj_id=1)[0].rle != seen.rle, case
 
 
 def test_a_resumed_propagation_lets_the_tracker_rebuild_its_memory_first(harness: Harness) -> None:

@@ -126,9 +126,12 @@ class OpenVideo:
 
 @dataclass(frozen=True)
 class Replay:
-    """Rebuild the tracker's state from stored prompts (on load, undo, model change)."""
+    """Rebuild the tracker's state from stored prompts (on load, undo, model change). The stored results
+    of the prompted frames stay the labels where they are current (see `EngineWorker`), except on the
+    (frame, obj_id) pairs in `recompute`, whose prompts just changed (an undo, a redo)."""
 
     prompts: tuple[FramePrompt, ...]
+    recompute: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from sam2tui.engine.tracker import (
 )
 from sam2tui.errors import EngineError, Sam2TuiError
 from sam2tui.masks import decode
-from sam2tui.values import FramePrompt, FrameResult, Rle
+from sam2tui.values import FramePrompt, FrameResult, PendingCorrection, Rle
 from sam2tui.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class ResultStore(Protocol):
     def put_results(self, results: Sequence[FrameResult]) -> None: ...
 
     def results(self, frame: int | None = None, obj_id: int | None = None) -> list[FrameResult]: ...
+
+    def pending_corrections(self, obj_id: int | None = None) -> list[PendingCorrection]: ...
 
 
 def failure_message(error: BaseException, frame: int | None = None) -> str:
@@ -96,6 +98,9 @@ class EngineWorker:
         # The user's mask on each (frame, obj_id) whose prompts end with one: the label there. Kept here,
         # where every SetPrompt and Replay passes, so that it holds for any tracker (see `_labelled`).
         self._labels: dict[tuple[int, int], Rle] = {}
+        # The stored result of each (frame, obj_id) that a Replay found current with its prompts: it stays
+        # the label there until those prompts change (see `_results_to_keep`).
+        self._kept: dict[tuple[int, int], FrameResult] = {}
 
     # ---- any thread ----
 
@@ -174,6 +179,7 @@ class EngineWorker:
                 self._video.close()
             self._video = video
             self._labels.clear()
+            self._kept.clear()
             if self._tracker is not None:
                 self._tracker.start(video)
         elif isinstance(command, Replay):
@@ -181,6 +187,7 @@ class EngineWorker:
             tracker.start(video)
             self._labels.clear()
             prompts = command.prompts
+            self._kept = self._results_to_keep(prompts, tracker.model_name, command.recompute)
             for index, prompt in enumerate(prompts):
                 self._frame = prompt.frame
                 results = tracker.set_prompt(prompt)
@@ -193,17 +200,20 @@ class EngineWorker:
             self._frame = command.prompt.frame
             results = self._ready()[0].set_prompt(command.prompt)
             self._note_label(command.prompt)
+            self._kept.pop((command.prompt.frame, command.prompt.obj_id), None)
             self._commit(command.prompt.frame, results, "prompt")
         elif isinstance(command, ClearPrompt):
             # (the store deletes the result of a frame whose last prompt is cleared: not done here)
             self._frame = command.frame
             results = self._ready()[0].clear_prompt(command.frame, command.obj_id)
             self._labels.pop((command.frame, command.obj_id), None)
+            self._kept.pop((command.frame, command.obj_id), None)
             self._commit(command.frame, results, "prompt")
         elif isinstance(command, RemoveObject):
             self._ready()[0].remove_object(command.obj_id)
-            for key in [key for key in self._labels if key[1] == command.obj_id]:
-                del self._labels[key]
+            for table in (self._labels, self._kept):
+                for key in [key for key in table if key[1] == command.obj_id]:
+                    del table[key]
         elif isinstance(command, Propagate):
             self._propagate(command)
 
@@ -216,6 +226,7 @@ class EngineWorker:
         _close(old)
         tracker = self._factory(command.spec, progress)
         self._labels.clear()  # the new tracker holds no prompts until a Replay
+        self._kept.clear()
         if self._video is not None:
             tracker.start(self._video)
         self._tracker = tracker
@@ -235,15 +246,42 @@ class EngineWorker:
         else:
             self._labels[(prompt.frame, prompt.obj_id)] = mask
 
-    def _labelled(self, results: list[FrameResult]) -> list[FrameResult]:
-        """The results with the user's mask, bit for bit, where the frame's prompts end with one.
+    def _results_to_keep(
+        self, prompts: Sequence[FramePrompt], model: str, recompute: frozenset[tuple[int, int]]
+    ) -> dict[tuple[int, int], FrameResult]:
+        """The stored results of the replayed (frame, obj_id) pairs that stay the labels: made by this
+        model, stored no earlier than the pair's pending prompt edit if it has one (an older result
+        predates its prompts: a crash between a click and its result), and not in `recompute`.
 
-        SAM 2 still gets the mask as its prompt, but gives back its re-rendering through low-res logits
-        (and yields that again for conditioning frames while propagating); the label is the user's mask.
-        The score stays SAM 2's object score for the frame. An empty mask gives an empty result.
+        A replay applies a frame's prompts to a fresh state, without the memory and the propagated logits
+        that SAM 2 refines when a click corrects a tracked frame, so it can give another mask than the one
+        the user saw (IoU 0.59-0.88 measured, docs/architecture.md).
+        """
+        pending = {(p.frame, p.obj_id): p.edit_seq for p in self._store.pending_corrections()}
+        prompted = {(p.frame, p.obj_id) for p in prompts} - recompute
+        kept = {}
+        for frame in sorted({frame for frame, _ in prompted}):
+            for result in self._store.results(frame=frame):
+                key = (frame, result.obj_id)
+                if key in prompted and result.model == model and result.edit_seq >= pending.get(key, 0):
+                    kept[key] = result
+        return kept
+
+    def _labelled(self, results: list[FrameResult]) -> list[FrameResult]:
+        """The results with the labels where the tracker's output is not the label.
+
+        - A stored result kept by a Replay (`_results_to_keep`) stays as it is.
+        - Where the frame's prompts end with a mask, the user's mask, bit for bit. SAM 2 still gets the
+          mask as its prompt, but gives back its re-rendering through low-res logits (and yields that again
+          for conditioning frames while propagating); the label is the user's mask. The score stays SAM 2's
+          object score for the frame. An empty mask gives an empty result.
         """
         out = []
         for result in results:
+            kept = self._kept.get((result.frame, result.obj_id))
+            if kept is not None:
+                out.append(kept)
+                continue
             mask = self._labels.get((result.frame, result.obj_id))
             if mask is not None:
                 result = result_from_mask(

@@ -1030,7 +1030,10 @@ class AnnotationController:
         if frame is not None and not restoring:
             self.seek(frame)
             self._edited(edit.obj_id, sorted({frame, *(p.frame for p in edit.prompts)}))
-        self.engine.submit(Replay(tuple(self.store.frame_prompts())))
+        # the frames whose prompts the step changed get the tracker's results; the others keep their labels
+        frames = (edit.frame, *(p.frame for p in (*edit.prompts, *edit.replaced)))
+        recompute = frozenset((f, edit.obj_id) for f in frames if f is not None)
+        self.engine.submit(Replay(tuple(self.store.frame_prompts()), recompute))
 
     # ---- engine events ----
 
