@@ -95,12 +95,11 @@ class EngineWorker:
         self._tracker: Tracker | None = None
         self._video: VideoSource | None = None
         self._frame: int | None = None  # the frame being computed, for error messages
-        # The user's mask on each (frame, obj_id) whose prompts end with one: the label there. Kept here,
-        # where every SetPrompt and Replay passes, so that it holds for any tracker (see `_labelled`).
-        self._labels: dict[tuple[int, int], Rle] = {}
-        # The stored result of each (frame, obj_id) that a Replay found current with its prompts: it stays
-        # the label there until those prompts change (see `_results_to_keep`).
-        self._kept: dict[tuple[int, int], FrameResult] = {}
+        # The label of each (frame, obj_id) where the tracker's output is not it, until the prompts there
+        # change: the user's mask where the frame's prompts end with one, or the stored result a Replay found
+        # current (`_results_to_keep`). Kept here, where every SetPrompt and Replay passes, so that it holds
+        # for any tracker (see `_labelled`).
+        self._labels: dict[tuple[int, int], Rle | FrameResult] = {}
 
     # ---- any thread ----
 
@@ -179,19 +178,19 @@ class EngineWorker:
                 self._video.close()
             self._video = video
             self._labels.clear()
-            self._kept.clear()
             if self._tracker is not None:
                 self._tracker.start(video)
         elif isinstance(command, Replay):
             tracker, video = self._ready()
             tracker.start(video)
-            self._labels.clear()
             prompts = command.prompts
-            self._kept = self._results_to_keep(prompts, tracker.model_name, command.recompute)
+            kept = self._results_to_keep(prompts, tracker.model_name, command.recompute)
+            self._labels = dict(kept)
             for index, prompt in enumerate(prompts):
                 self._frame = prompt.frame
                 results = tracker.set_prompt(prompt)
-                self._note_label(prompt)
+                if (prompt.frame, prompt.obj_id) not in kept:
+                    self._note_label(prompt)
                 # A prompt's results hold every object's mask on its frame: commit a frame once, after its
                 # last prompt, not once per object (99 objects on one frame would store 99 x 99 masks).
                 if index + 1 == len(prompts) or prompts[index + 1].frame != prompt.frame:
@@ -200,20 +199,17 @@ class EngineWorker:
             self._frame = command.prompt.frame
             results = self._ready()[0].set_prompt(command.prompt)
             self._note_label(command.prompt)
-            self._kept.pop((command.prompt.frame, command.prompt.obj_id), None)
             self._commit(command.prompt.frame, results, "prompt")
         elif isinstance(command, ClearPrompt):
             # (the store deletes the result of a frame whose last prompt is cleared: not done here)
             self._frame = command.frame
             results = self._ready()[0].clear_prompt(command.frame, command.obj_id)
             self._labels.pop((command.frame, command.obj_id), None)
-            self._kept.pop((command.frame, command.obj_id), None)
             self._commit(command.frame, results, "prompt")
         elif isinstance(command, RemoveObject):
             self._ready()[0].remove_object(command.obj_id)
-            for table in (self._labels, self._kept):
-                for key in [key for key in table if key[1] == command.obj_id]:
-                    del table[key]
+            for key in [key for key in self._labels if key[1] == command.obj_id]:
+                del self._labels[key]
         elif isinstance(command, Propagate):
             self._propagate(command)
 
@@ -226,7 +222,6 @@ class EngineWorker:
         _close(old)
         tracker = self._factory(command.spec, progress)
         self._labels.clear()  # the new tracker holds no prompts until a Replay
-        self._kept.clear()
         if self._video is not None:
             tracker.start(self._video)
         self._tracker = tracker
@@ -278,14 +273,12 @@ class EngineWorker:
         """
         out = []
         for result in results:
-            kept = self._kept.get((result.frame, result.obj_id))
-            if kept is not None:
-                out.append(kept)
-                continue
-            mask = self._labels.get((result.frame, result.obj_id))
-            if mask is not None:
+            label = self._labels.get((result.frame, result.obj_id))
+            if isinstance(label, FrameResult):
+                result = label
+            elif label is not None:
                 result = result_from_mask(
-                    result.frame, result.obj_id, decode(mask), result.score, result.model
+                    result.frame, result.obj_id, decode(label), result.score, result.model
                 )
             out.append(result)
         return out
