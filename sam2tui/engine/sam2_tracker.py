@@ -250,7 +250,7 @@ class LazyFramesVideoPredictor(SAM2VideoPredictor):
     def _track_frame(self, state: dict[str, Any], frame: int, reverse: bool) -> list[torch.Tensor]:
         """Each object's low-res mask logits on `frame`, as one step of sam2's propagation loop."""
         outputs = state["output_dict_per_obj"]
-        masks: list[torch.Tensor | None] = [None] * len(outputs)
+        masks: dict[int, torch.Tensor] = {}
         # Objects whose memory holds the same frames near this one (and the same prompted frames) read the
         # same frames' memories: sam2 picks them by frame index alone.
         batches: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
@@ -264,14 +264,19 @@ class LazyFramesVideoPredictor(SAM2VideoPredictor):
                 near = sorted(f for f in output["non_cond_frame_outputs"] if abs(f - frame) <= window)
                 batches.setdefault((tuple(sorted(cond)), tuple(near)), []).append(obj_idx)
         for (cond_frames, near), members in batches.items():
-            memory = {
-                "cond_frame_outputs": {
-                    f: _stacked(outputs, members, "cond_frame_outputs", f) for f in cond_frames
-                },
-                "non_cond_frame_outputs": {
-                    f: _stacked(outputs, members, "non_cond_frame_outputs", f) for f in near
-                },
-            }
+            # an object alone reads its own memory, as in sam2's loop (no copy)
+            memory = (
+                outputs[members[0]]
+                if len(members) == 1
+                else {
+                    "cond_frame_outputs": {
+                        f: _stacked(outputs, members, "cond_frame_outputs", f) for f in cond_frames
+                    },
+                    "non_cond_frame_outputs": {
+                        f: _stacked(outputs, members, "non_cond_frame_outputs", f) for f in near
+                    },
+                }
+            )
             out, low_res = self._run_single_frame_inference(
                 inference_state=state,
                 output_dict=memory,
@@ -288,7 +293,7 @@ class LazyFramesVideoPredictor(SAM2VideoPredictor):
                 masks[obj_idx] = low_res[k : k + 1]
         for tracked in state["frames_tracked_per_obj"].values():
             tracked[frame] = {"reverse": reverse}
-        return [mask for mask in masks if mask is not None]
+        return [masks[obj_idx] for obj_idx in range(len(outputs))]
 
 
 def _stacked(outputs: dict[int, Any], members: list[int], kind: str, frame: int) -> dict[str, Any]:
