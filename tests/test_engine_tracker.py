@@ -366,3 +366,34 @@ def test_cancelled_propagation_keeps_finished_frames_and_replay_restores_prompte
             assert {(r.frame, r.obj_id): r.rle for r in store.results()} == prompted
         finally:
             run.worker.stop(timeout=60)
+
+
+def test_a_corrected_frame_keeps_what_the_user_saw_through_a_replay(
+    tmp_path: Path, tracker: Sam2Tracker, video: VideoSource
+) -> None:
+    """SAM 2 refines a click on a tracked frame from its own propagated logits, with memory; a replay
+    (opening the session, undo, an identity edit) applies the click to a fresh state and gets another mask
+    (IoU 0.63 here before the worker kept stored labels). The stored one stays the label."""
+    with SessionStore.open(tmp_path / "clip.sam2tui", video.fingerprint()) as store:
+        store.add_object()
+        run = WorkerRun(tracker, store, video)
+        try:
+            first, correction = POINT_1, clicks(3, 1, (90.0, 20.0, False))
+            store.add_prompts(first.steps)  # as the controller does, before the engine computes it
+            run.worker.submit(SetPrompt(first))
+            run.worker.submit(Propagate(0, Direction.FORWARD))
+            run.until_idle()
+            (tracked,) = store.results(frame=3)
+            store.add_prompts(correction.steps)
+            run.worker.submit(SetPrompt(correction))
+            run.until_idle()
+            (seen,) = store.results(frame=3)
+            assert masks.iou(seen.rle, tracked.rle) < 0.99  # the click changed the frame
+            run.worker.submit(Replay((first, correction)))
+            run.worker.submit(Propagate(0, Direction.FORWARD))
+            run.until_idle()
+            (after,) = store.results(frame=3)
+            assert (after.rle, after.score) == (seen.rle, seen.score)
+            assert tracked_frames(store) == list(range(CLIP_FRAMES))
+        finally:
+            run.worker.stop(timeout=60)
